@@ -1,0 +1,1 @@
+//! DigitalOcean client (in progress).

@@ -1,0 +1,1 @@
+//! Butane to Ignition (in progress).

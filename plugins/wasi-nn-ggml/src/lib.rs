@@ -1,0 +1,1 @@
+//! WASI-NN GGML backend (in progress).

@@ -1,0 +1,1 @@
+//! Flatcar sysext image baking (in progress).
