@@ -1,1 +1,62 @@
-fn main() {}
+//! `cargo xtask`: everything between a fresh clone and a running, tested nnedge.
+//!
+//! - `setup`: Debian packages, the WasmEdge runtime sysroot, the guest toolchain and the
+//!   default model, each into the cache directory (see [`cache`]) and each skipped when done;
+//! - `guests`: builds `guest-apps/` for wasm32-wasip1;
+//! - `build`: builds the `nnedge` binary against the runtime sysroot;
+//! - `serve`: all of the above, then runs `nnedge serve` (the main job);
+//! - `test`: all of the above, then formatting, lints, docs and every test;
+//! - `env`: prints the environment a plain `cargo` needs, for `eval "$(cargo xtask env)"`.
+
+mod apt;
+mod cache;
+mod guest_toolchain;
+mod model;
+mod process;
+mod runtime;
+mod tasks;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "nnedge build tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Install everything the build needs (idempotent).
+    Setup,
+    /// Build the wasm32-wasip1 guests into the cache.
+    Guests,
+    /// Build the nnedge binary (release).
+    Build,
+    /// Set up, build, and run `nnedge serve` with the given arguments.
+    Serve {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Set up, build, and run formatting checks, clippy, doc builds and all tests.
+    Test {
+        /// Extra arguments for `cargo test` (e.g. a test name filter).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Print shell exports so that plain `cargo build`/`cargo test` work in this shell.
+    Env,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match tasks::run_task(cli.task) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

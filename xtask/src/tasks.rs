@@ -1,0 +1,134 @@
+//! The tasks themselves, composed from the set-up steps.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::cache::Cache;
+use crate::guest_toolchain::{self, GuestToolchain};
+use crate::model::{self, DEFAULT_MODEL};
+use crate::process::{run, Cmd};
+use crate::runtime::{self, Runtime};
+use crate::{apt, Task};
+
+/// Everything set up, ready to build with.
+struct Setup {
+    cache: Cache,
+    runtime: Runtime,
+    toolchain: GuestToolchain,
+}
+
+pub fn run_task(task: Task) -> Result<()> {
+    match task {
+        Task::Setup => setup().map(drop),
+        Task::Guests => build_guests(&setup()?),
+        Task::Build => {
+            let s = setup()?;
+            build_guests(&s)?;
+            build_host(&s)
+        }
+        Task::Serve { args } => {
+            let s = setup()?;
+            build_guests(&s)?;
+            build_host(&s)?;
+            let nnedge = s.cache.target("host").join("release/nnedge");
+            Err(host_env(&s, Cmd::new(nnedge).arg("serve").args(args)).exec())
+        }
+        Task::Test { args } => {
+            let s = setup()?;
+            build_guests(&s)?;
+            check_and_test(&s, &args)
+        }
+        Task::Env => {
+            let s = setup()?;
+            for (key, value) in host_vars(&s) {
+                println!("export {key}='{}'", value.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask/ sits directly under the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).to_owned()
+}
+
+fn setup() -> Result<Setup> {
+    let cache = Cache::locate()?;
+    apt::install_system_packages()?;
+    let runtime = runtime::setup(&cache)?;
+    let stubs = workspace_root().join("guest-apps/support/wasi-stubs.c");
+    let toolchain = guest_toolchain::setup(&cache, &stubs)?;
+    model::setup(&cache, &DEFAULT_MODEL)?;
+    Ok(Setup { cache, runtime, toolchain })
+}
+
+/// Builds every guest and copies the `.wasm` files to the cache's `guests/`.
+fn build_guests(s: &Setup) -> Result<()> {
+    let target_dir = s.cache.target("guests");
+    let manifest = workspace_root().join("guest-apps/Cargo.toml");
+    run(s.toolchain.cargo_command()?
+        .args(["build", "--release", "--target", "wasm32-wasip1", "-Zbuild-std=std,panic_abort"])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target_dir))
+    .context("failed to build the guests")?;
+
+    let built = target_dir.join("wasm32-wasip1/release");
+    fs_err::create_dir_all(s.cache.guests())?;
+    for entry in fs_err::read_dir(&built)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            let name = path.file_name().unwrap_or_default();
+            fs_err::copy(&path, s.cache.guests().join(name))?;
+        }
+    }
+    Ok(())
+}
+
+/// The variables every host-side cargo command needs.
+fn host_vars(s: &Setup) -> Vec<(&'static str, PathBuf)> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| s.cache.target("host"));
+    vec![
+        ("NNEDGE_CACHE", s.cache.root().to_owned()),
+        ("WASMEDGE_INCLUDE_DIR", s.runtime.include_dir()),
+        ("WASMEDGE_LIB_DIR", s.runtime.link_dir()),
+        ("NNEDGE_RUNTIME_LIB_DIR", s.runtime.lib_dir()),
+        ("NNEDGE_GUEST_DIR", s.cache.guests()),
+        ("CARGO_TARGET_DIR", target),
+        ("CC", PathBuf::from("clang-19")),
+        ("CXX", PathBuf::from("clang++-19")),
+    ]
+}
+
+fn host_env(s: &Setup, mut cmd: Cmd) -> Cmd {
+    for (key, value) in host_vars(s) {
+        cmd = cmd.env(key, value);
+    }
+    cmd
+}
+
+fn cargo(s: &Setup) -> Cmd {
+    host_env(s, Cmd::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())))
+        .current_dir(workspace_root())
+}
+
+fn build_host(s: &Setup) -> Result<()> {
+    run(cargo(s).args(["build", "--release", "--package", "nnedge"]))
+}
+
+fn check_and_test(s: &Setup, args: &[String]) -> Result<()> {
+    run(cargo(s).args(["fmt", "--all", "--check"]))?;
+    run(cargo(s)
+        .args(["fmt", "--check", "--manifest-path"])
+        .arg(workspace_root().join("guest-apps/Cargo.toml")))?;
+    run(cargo(s).args(["clippy", "--release", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo(s)
+        .args(["doc", "--release", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
+    run(cargo(s).args(["test", "--release", "--workspace"]).args(args))
+}
