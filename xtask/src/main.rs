@@ -32,7 +32,11 @@ enum Task {
     /// Install everything the build needs (idempotent).
     Setup,
     /// Build the wasm32-wasip1 guests into the cache.
-    Guests,
+    Guests {
+        /// Build only these guest packages (default: all).
+        #[arg(short, long = "package")]
+        packages: Vec<String>,
+    },
     /// Build the nnedge binary (release).
     Build,
     /// Set up, build, and run `nnedge serve` with the given arguments.

@@ -21,22 +21,22 @@ struct Setup {
 pub fn run_task(task: Task) -> Result<()> {
     match task {
         Task::Setup => setup().map(drop),
-        Task::Guests => build_guests(&setup()?),
+        Task::Guests { packages } => build_guests(&setup()?, &packages),
         Task::Build => {
             let s = setup()?;
-            build_guests(&s)?;
+            build_guests(&s, &[])?;
             build_host(&s)
         }
         Task::Serve { args } => {
             let s = setup()?;
-            build_guests(&s)?;
+            build_guests(&s, &[])?;
             build_host(&s)?;
             let nnedge = s.cache.target("host").join("release/nnedge");
             Err(host_env(&s, Cmd::new(nnedge).arg("serve").args(args)).exec())
         }
         Task::Test { args } => {
             let s = setup()?;
-            build_guests(&s)?;
+            build_guests(&s, &[])?;
             check_and_test(&s, &args)
         }
         Task::Env => {
@@ -65,13 +65,14 @@ fn setup() -> Result<Setup> {
 }
 
 /// Builds every guest and copies the `.wasm` files to the cache's `guests/`.
-fn build_guests(s: &Setup) -> Result<()> {
+fn build_guests(s: &Setup, packages: &[String]) -> Result<()> {
     let target_dir = s.cache.target("guests");
     let manifest = workspace_root().join("guest-apps/Cargo.toml");
     run(s.toolchain.cargo_command()?
         .args(["build", "--release", "--target", "wasm32-wasip1", "-Zbuild-std=std,panic_abort"])
         .arg("--manifest-path")
         .arg(&manifest)
+        .args(packages.iter().flat_map(|p| ["--package", p]))
         .arg("--target-dir")
         .arg(&target_dir))
     .context("failed to build the guests")?;
