@@ -103,6 +103,10 @@ pub fn bake_image_as(tree: &Tree, spec: &BakeSpec, image: &Path) -> Result<BakeO
     validate_version(&spec.version)?;
     check_file_name(&spec.name, image)?;
     let ignored = check_tree(tree, &spec.name)?;
+    let transfer_text = match &spec.sysupdate_url {
+        Some(url) => Some(render_transfer(&spec.name, url)?),
+        None => None,
+    };
 
     // The release file goes in last, so the input cannot replace it.
     let mut tree = tree.clone();
@@ -117,10 +121,10 @@ pub fn bake_image_as(tree: &Tree, spec: &BakeSpec, image: &Path) -> Result<BakeO
     let sums = out_dir.join(SHA256SUMS);
     record_checksum(&sums, image, &sha256)?;
 
-    let transfer = match &spec.sysupdate_url {
-        Some(url) => {
+    let transfer = match transfer_text {
+        Some(text) => {
             let path = out_dir.join(format!("{}.conf", spec.name));
-            fs::write(&path, render_transfer(&spec.name, url)?)?;
+            fs::write(&path, text)?;
             Some(path)
         }
         None => None,
