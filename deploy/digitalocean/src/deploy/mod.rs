@@ -1,0 +1,121 @@
+//! `nnedge deploy`: Flatcar LLM nodes on DigitalOcean, and their removal.
+//!
+//! * [`node`] renders the node's Ignition config, checks everything it can before creating
+//!   anything (names, user-data size, region, size, image, SSH keys, an unused tag), creates
+//!   the droplets under one deployment tag, waits for them and for `/health` on each, and
+//!   with `--count N > 1` puts a DigitalOcean load balancer in front.
+//! * If a step fails after droplets exist, [`cleanup`] deletes what the run created (or, with
+//!   `--keep-on-failure` or after Ctrl-C, says exactly what exists and how to delete it).
+//! * [`destroy`] removes a deployment's load balancer and droplets by tag.
+
+mod cleanup;
+mod destroy;
+mod error;
+mod health;
+mod node;
+
+use std::path::PathBuf;
+
+pub use destroy::destroy;
+pub use error::DeployError;
+pub use node::{node, Deployment};
+
+/// Most droplets one create request makes.
+///
+/// The API takes at most ten names per `POST /v2/droplets`. TODO(#7): larger deployments
+/// need several create requests (and per-batch clean-up).
+pub const MAX_COUNT: u8 = 10;
+
+/// Scheme of the `/health` probe.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum HealthScheme {
+    /// Plain HTTP (nnedge serve's default).
+    #[default]
+    Http,
+    /// HTTPS.
+    Https,
+}
+
+impl HealthScheme {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+}
+
+/// `nnedge deploy node`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NodeOptions {
+    /// Droplet name; with --count > 1 the droplets are NAME-1 … NAME-N.
+    #[arg(long, default_value = "nnedge-node")]
+    pub name: String,
+    /// Region (`fra1`).
+    #[arg(long)]
+    pub region: String,
+    /// Droplet size (`s-4vcpu-8gb`).
+    #[arg(long)]
+    pub size: String,
+    /// Number of droplets; more than one adds a load balancer.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=MAX_COUNT as i64))]
+    pub count: u8,
+    /// Image id or slug (default: the newest available image tagged `flatcar` in the region).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// SSH key: id, fingerprint or name (repeatable).
+    #[arg(long = "ssh-key")]
+    pub ssh_keys: Vec<String>,
+    /// Deployment tag put on every droplet (default `nnedge-NAME`); must not be in use.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// On failure, leave what was created and print how to delete it.
+    #[arg(long)]
+    pub keep_on_failure: bool,
+    /// Port the node's API server listens on (the load balancer forwards 80 to it).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Port of the `/health` probe (default: --port).
+    #[arg(long)]
+    pub health_port: Option<u16>,
+    /// Scheme of the `/health` probe.
+    #[arg(long, value_enum, default_value_t = HealthScheme::Http)]
+    pub health_scheme: HealthScheme,
+    /// Use this Ignition JSON as user data instead of rendering one.
+    #[arg(long, value_name = "FILE")]
+    pub ignition: Option<PathBuf>,
+}
+
+/// `nnedge deploy destroy`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DestroyOptions {
+    /// The deployment tag (`nnedge-NAME` unless --tag was given to `deploy node`).
+    #[arg(long)]
+    pub tag: String,
+}
+
+/// The name of the load balancer of deployment `tag`.
+pub(crate) fn load_balancer_name(tag: &str) -> String {
+    let cleaned: String = tag
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{}-lb", cleaned.trim_matches('-'))
+}
+
+/// Checks a tag name as the API would: letters, digits, `:`, `-`, `_`, at most 255.
+pub(crate) fn validate_tag(tag: &str) -> Result<(), DeployError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_');
+    if tag.is_empty() || tag.len() > 255 || !tag.chars().all(allowed) {
+        return Err(DeployError::InvalidTag {
+            tag: tag.to_owned(),
+        });
+    }
+    Ok(())
+}
