@@ -16,6 +16,7 @@ pub use crate::node::NodeArgs;
 
 /// Ignition subcommands.
 #[derive(Debug, clap::Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once per process")]
 pub enum IgnitionCommand {
     /// Render Butane YAML (variant flatcar, 1.0.0 or 1.1.0) to Ignition JSON.
     Render(RenderArgs),

@@ -43,7 +43,11 @@ pub(crate) fn check_mode(report: &mut Report, field: &str, mode: i64) {
     if !(0..=0o7777).contains(&mode) {
         report.error(
             field,
-            format!("mode {mode} is outside 0..07777; write modes in octal, e.g. 0644"),
+            if mode > 0 {
+                format!("mode {mode} (octal 0{mode:o}) is outside 0..07777; write modes in octal, e.g. 0644")
+            } else {
+                format!("mode {mode} is outside 0..07777; write modes in octal, e.g. 0644")
+            },
         );
         return;
     }

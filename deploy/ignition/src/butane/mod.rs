@@ -149,18 +149,19 @@ impl Translator<'_> {
         let top = Fields::open(&mut self.report, root, "$", &TOP_KEYS)?;
         let version = self.variant_and_version(&top);
 
-        let mut config = Config::default();
-        config.ignition = self.ignition(&top);
-        config.storage = top
-            .get("storage")
-            .and_then(|node| self.storage(node, "$.storage"));
-        config.systemd = top
-            .get("systemd")
-            .and_then(|node| self.systemd(node, "$.systemd"));
-        config.passwd = top
-            .get("passwd")
-            .and_then(|node| self.passwd(node, "$.passwd"));
-        config.kernel_arguments = self.kernel_arguments(&top);
+        let mut config = Config {
+            ignition: self.ignition(&top),
+            storage: top
+                .get("storage")
+                .and_then(|node| self.storage(node, "$.storage")),
+            systemd: top
+                .get("systemd")
+                .and_then(|node| self.systemd(node, "$.systemd")),
+            passwd: top
+                .get("passwd")
+                .and_then(|node| self.passwd(node, "$.passwd")),
+            kernel_arguments: self.kernel_arguments(&top),
+        };
 
         let version = version?;
         config.ignition.version = version.ignition_version().to_owned();

@@ -62,7 +62,7 @@ impl<'a> Fields<'a> {
                 report.warn(
                     &format!("{path}.{key}"),
                     format!(
-                        "unknown key `{key}` is ignored (known keys: {})",
+                        "unknown key `{key}`, not in the flatcar spec (known here: {})",
                         known.join(", ")
                     ),
                 );

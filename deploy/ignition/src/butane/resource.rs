@@ -142,12 +142,12 @@ impl Translator<'_> {
             );
             return None;
         }
-        let full = dir.join(relative);
-        match fs_err::read(&full) {
+        // The message names the path as written, relative to --files-dir.
+        match std::fs::read(dir.join(relative)) {
             Ok(bytes) => Some(bytes),
             Err(error) => {
-                self.report
-                    .error(field, format!("cannot read local file: {error}"));
+                let message = format!("cannot read `{local}` in the files directory: {error}");
+                self.report.error(field, message);
                 None
             }
         }

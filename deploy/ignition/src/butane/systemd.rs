@@ -107,7 +107,9 @@ impl Translator<'_> {
     /// `contents` or `contents_local` (read from `--files-dir`), not both.
     fn text_contents(&mut self, fields: &Fields<'_>) -> Option<String> {
         let inline = fields.string(&mut self.report, "contents");
-        let local = fields.string(&mut self.report, "contents_local")?;
+        let Some(local) = fields.string(&mut self.report, "contents_local") else {
+            return inline;
+        };
         let field = fields.child("contents_local");
         if inline.is_some() {
             self.report

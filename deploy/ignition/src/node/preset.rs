@@ -257,18 +257,28 @@ fn sysupdate_transfer(image: &SysextImage) -> Yaml {
     ])
 }
 
-/// The sysupdate timer, and a drop-in that updates each image and refreshes the merge.
+/// The sysupdate timer, and a drop-in that updates each image and, only when a link
+/// target changed, refreshes the merged extensions and restarts the server.
+///
+/// The drop-in replaces the unit's own `systemd-sysupdate update`, which fails when
+/// `/etc/sysupdate.d/` holds no transfers; each image is its own component (`-C NAME`).
 fn sysupdate_units(args: &NodeArgs, images: &[SysextImage]) -> Vec<Yaml> {
-    let mut dropin = String::from("[Service]\n");
+    let links: Vec<String> = images.iter().map(SysextImage::link).collect();
+    let links = links.join(" ");
+    let state = "/run/nnedge-sysupdate.links";
+    let mut dropin = format!(
+        "[Service]\nType=oneshot\nExecStartPre=/usr/bin/sh -c \"readlink -f {links} > {state}\"\n\
+         ExecStart=\n"
+    );
     for image in images {
         dropin.push_str(&format!(
-            "ExecStartPre=/usr/lib/systemd/systemd-sysupdate -C {} update\n",
+            "ExecStart=/usr/lib/systemd/systemd-sysupdate -C {} update\n",
             image.name
         ));
     }
-    dropin.push_str("ExecStartPost=/usr/bin/systemd-sysext refresh\n");
     dropin.push_str(&format!(
-        "ExecStartPost=/usr/bin/systemctl try-restart {}\n",
+        "ExecStartPost=/usr/bin/sh -c \"readlink -f {links} | cmp -s - {state} || \
+         {{ systemd-sysext refresh && systemctl try-restart {}; }}\"\n",
         args.preset.unit_name()
     ));
     vec![
