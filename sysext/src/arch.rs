@@ -53,7 +53,9 @@ impl FromStr for Architecture {
         match arch.to_ascii_lowercase().as_str() {
             "x86-64" | "x86_64" | "amd64" => Ok(Self::X86_64),
             "arm64" | "aarch64" => Ok(Self::Arm64),
-            _ => Err(SysextError::UnknownArchitecture { arch: arch.to_owned() }),
+            _ => Err(SysextError::UnknownArchitecture {
+                arch: arch.to_owned(),
+            }),
         }
     }
 }
@@ -86,7 +88,10 @@ mod tests {
     fn unknown_architectures_are_refused() {
         for given in ["riscv64", "i386", "", "x86"] {
             let err = given.parse::<Architecture>().expect_err(given);
-            assert!(matches!(err, SysextError::UnknownArchitecture { .. }), "{given}: {err}");
+            assert!(
+                matches!(err, SysextError::UnknownArchitecture { .. }),
+                "{given}: {err}"
+            );
         }
     }
 }

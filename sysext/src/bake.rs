@@ -65,7 +65,12 @@ impl BakeSpec {
 
     /// `NAME-VERSION-ARCH.raw`.
     pub fn file_name(&self) -> String {
-        format!("{}-{}-{}.raw", self.name, self.version, self.architecture.systemd_name())
+        format!(
+            "{}-{}-{}.raw",
+            self.name,
+            self.version,
+            self.architecture.systemd_name()
+        )
     }
 
     fn release(&self) -> ExtensionRelease {
@@ -112,9 +117,16 @@ pub fn bake_image_as(tree: &Tree, spec: &BakeSpec, image: &Path) -> Result<BakeO
     let mut tree = tree.clone();
     let release = spec.release().render();
     let release_path = ExtensionRelease::path_for(&spec.name);
-    tree.insert_file(&release_path, FileSource::Bytes(Arc::from(release.as_bytes())), false)?;
+    tree.insert_file(
+        &release_path,
+        FileSource::Bytes(Arc::from(release.as_bytes())),
+        false,
+    )?;
 
-    let out_dir = image.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let out_dir = image
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(out_dir)?;
     write_squashfs(&tree, spec, image)?;
     let sha256 = sha256_file(image)?;
@@ -130,28 +142,50 @@ pub fn bake_image_as(tree: &Tree, spec: &BakeSpec, image: &Path) -> Result<BakeO
         None => None,
     };
     info!(image = %image.display(), %sha256, "baked sysext image");
-    Ok(BakeOutput { image: image.to_owned(), sha256, sums, transfer, ignored })
+    Ok(BakeOutput {
+        image: image.to_owned(),
+        sha256,
+        sums,
+        transfer,
+        ignored,
+    })
 }
 
 /// Refuses an output file name whose NAME part is not the extension name.
 fn check_file_name(name: &str, image: &Path) -> Result<()> {
-    let file_name = image.file_name().and_then(|f| f.to_str()).unwrap_or_default();
+    let file_name = image
+        .file_name()
+        .and_then(|f| f.to_str())
+        .unwrap_or_default();
     let stem = file_name.strip_suffix(".raw").unwrap_or(file_name);
     let matches = file_name.ends_with(".raw")
-        && (stem == name || stem.strip_prefix(name).is_some_and(|rest| rest.starts_with('-')));
+        && (stem == name
+            || stem
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('-')));
     if matches {
         Ok(())
     } else {
-        Err(SysextError::NameMismatch { name: name.to_owned(), found: file_name.to_owned() })
+        Err(SysextError::NameMismatch {
+            name: name.to_owned(),
+            found: file_name.to_owned(),
+        })
     }
 }
 
 /// Writes the squashfs image through a temporary file renamed into place.
 fn write_squashfs(tree: &Tree, spec: &BakeSpec, image: &Path) -> Result<()> {
-    let squashfs_error = |source| SysextError::Squashfs { path: image.to_owned(), source };
+    let squashfs_error = |source| SysextError::Squashfs {
+        path: image.to_owned(),
+        source,
+    };
     let mut writer = FilesystemWriter::default();
     writer.set_time(spec.mtime);
-    writer.set_compressor(spec.compression.filesystem_compressor().map_err(squashfs_error)?);
+    writer.set_compressor(
+        spec.compression
+            .filesystem_compressor()
+            .map_err(squashfs_error)?,
+    );
     writer.set_root_mode(0o755);
     writer.set_root_uid(0);
     writer.set_root_gid(0);
@@ -169,7 +203,9 @@ fn write_squashfs(tree: &Tree, spec: &BakeSpec, image: &Path) -> Result<()> {
         let pushed = match entry {
             TreeEntry::Dir => writer.push_dir(path, header),
             TreeEntry::Symlink { target } => writer.push_symlink(target.clone(), path, header),
-            TreeEntry::File { source, .. } => writer.push_file(LazyReader::new(source), path, header),
+            TreeEntry::File { source, .. } => {
+                writer.push_file(LazyReader::new(source), path, header)
+            }
         };
         pushed.map_err(squashfs_error)?;
     }
@@ -231,7 +267,10 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 
 /// Adds or replaces the line for `image` in a `sha256sum`-format list.
 fn record_checksum(sums: &Path, image: &Path, sha256: &str) -> Result<()> {
-    let file_name = image.file_name().and_then(|f| f.to_str()).unwrap_or_default();
+    let file_name = image
+        .file_name()
+        .and_then(|f| f.to_str())
+        .unwrap_or_default();
     let existing = match fs::read_to_string(sums) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -243,7 +282,11 @@ fn record_checksum(sums: &Path, image: &Path, sha256: &str) -> Result<()> {
         .map(str::to_owned)
         .collect();
     lines.push(format!("{sha256}  {file_name}"));
-    lines.sort_by(|a, b| a.split_once("  ").map(|x| x.1).cmp(&b.split_once("  ").map(|x| x.1)));
+    lines.sort_by(|a, b| {
+        a.split_once("  ")
+            .map(|x| x.1)
+            .cmp(&b.split_once("  ").map(|x| x.1))
+    });
     fs::write(sums, lines.join("\n") + "\n")?;
     Ok(())
 }

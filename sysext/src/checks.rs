@@ -34,7 +34,8 @@ pub fn is_under_usr_sbin(path: &Path) -> bool {
 /// The extension name of a release file path, if `path` is one.
 pub fn release_name(path: &Path) -> Option<&str> {
     let name = path.strip_prefix(RELEASE_DIR).ok()?.to_str()?;
-    name.strip_prefix("extension-release.").filter(|n| !n.contains('/'))
+    name.strip_prefix("extension-release.")
+        .filter(|n| !n.contains('/'))
 }
 
 /// Refuses a tree systemd-sysext would not merge as extension `name` (including one with
@@ -50,17 +51,25 @@ pub fn check_tree(tree: &Tree, name: &str) -> Result<Vec<PathBuf>> {
     let mut ignored = Vec::new();
     for (path, entry) in tree.entries() {
         if is_os_release(path) {
-            return Err(SysextError::OsRelease { path: path.to_owned() });
+            return Err(SysextError::OsRelease {
+                path: path.to_owned(),
+            });
         }
         if is_under_usr_sbin(path) {
-            return Err(SysextError::UsrSbin { path: path.to_owned() });
+            return Err(SysextError::UsrSbin {
+                path: path.to_owned(),
+            });
         }
         match release_name(path) {
             Some(found) if found != name => {
                 let (name, found) = (name.to_owned(), found.to_owned());
                 return Err(SysextError::NameMismatch { name, found });
             }
-            Some(_) => return Err(SysextError::ReleaseFileInInput { path: path.to_owned() }),
+            Some(_) => {
+                return Err(SysextError::ReleaseFileInInput {
+                    path: path.to_owned(),
+                })
+            }
             None => {}
         }
         let top_level_dir = matches!(entry, TreeEntry::Dir) && path.components().count() == 1;

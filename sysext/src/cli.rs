@@ -20,7 +20,8 @@ use crate::tree::Tree;
 pub enum SysextCommand {
     /// Bake a directory tree, a release tarball or the nnedge preset into
     /// NAME-VERSION-ARCH.raw; prints the image path.
-    Bake(BakeArgs),
+    #[command(disable_version_flag = true)]
+    Bake(Box<BakeArgs>),
     /// List an image's tree, print its extension-release file and say whether
     /// systemd-sysext would merge it.
     Inspect(InspectArgs),
@@ -65,7 +66,12 @@ pub struct BakeArgs {
     pub compression: Compression,
 
     /// Mtime of every entry, in seconds since the epoch.
-    #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = 0)]
+    #[arg(
+        long,
+        env = "SOURCE_DATE_EPOCH",
+        hide_env_values = true,
+        default_value_t = 0
+    )]
     pub source_date_epoch: u32,
 
     /// Folder for the image, SHA256SUMS and the transfer file.
@@ -112,7 +118,7 @@ pub struct InspectArgs {
 /// Runs a `sysext` subcommand.
 pub fn run(cmd: SysextCommand) -> anyhow::Result<()> {
     match cmd {
-        SysextCommand::Bake(args) => bake(args),
+        SysextCommand::Bake(args) => bake(*args),
         SysextCommand::Inspect(args) => {
             let report = inspect_image(&args.image)
                 .with_context(|| format!("failed to inspect `{}`", args.image.display()))?;
@@ -133,7 +139,9 @@ fn bake(args: BakeArgs) -> anyhow::Result<()> {
                 enable_service: args.enable_service,
                 architecture,
             };
-            let tree = preset.tree().context("failed to lay out the nnedge preset")?;
+            let tree = preset
+                .tree()
+                .context("failed to lay out the nnedge preset")?;
             (tree, preset.spec(&args.version))
         }
         (None, Some(input)) => {

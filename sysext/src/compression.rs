@@ -45,9 +45,17 @@ impl Compression {
             Self::Xz => (Compressor::Xz, None),
             Self::Zstd => (
                 Compressor::Zstd,
-                Some(CompressionOptions::Zstd(Zstd { compression_level: MKSQUASHFS_ZSTD_LEVEL })),
+                Some(CompressionOptions::Zstd(Zstd {
+                    compression_level: MKSQUASHFS_ZSTD_LEVEL,
+                })),
             ),
-            Self::Lz4 => (Compressor::Lz4, Some(CompressionOptions::Lz4(Lz4 { version: 1, flags: 0 }))),
+            Self::Lz4 => (
+                Compressor::Lz4,
+                Some(CompressionOptions::Lz4(Lz4 {
+                    version: 1,
+                    flags: 0,
+                })),
+            ),
         };
         FilesystemCompressor::new(id, options)
     }
@@ -62,7 +70,9 @@ impl FromStr for Compression {
             "xz" => Ok(Self::Xz),
             "zstd" => Ok(Self::Zstd),
             "lz4" => Ok(Self::Lz4),
-            _ => Err(SysextError::UnknownCompression { name: name.to_owned() }),
+            _ => Err(SysextError::UnknownCompression {
+                name: name.to_owned(),
+            }),
         }
     }
 }

@@ -21,7 +21,9 @@ pub fn first_block_collision(entries: &[(&std::path::Path, &TreeEntry)]) -> Resu
     let block = DEFAULT_BLOCK_SIZE as usize;
     let mut by_first_block: HashMap<[u8; 32], Vec<&FileSource>> = HashMap::new();
     for (_, entry) in entries {
-        let TreeEntry::File { source, .. } = entry else { continue };
+        let TreeEntry::File { source, .. } = entry else {
+            continue;
+        };
         if let Some(first) = first_block_digest(source, block)? {
             by_first_block.entry(first).or_default().push(source);
         }
@@ -45,7 +47,9 @@ fn first_block_digest(source: &FileSource, block: usize) -> Result<Option<[u8; 3
         FileSource::Bytes(bytes) => bytes.get(..block).map(<[u8]>::to_vec),
         FileSource::Path(path) => {
             let mut first = Vec::with_capacity(block);
-            fs::File::open(path)?.take(block as u64).read_to_end(&mut first)?;
+            fs::File::open(path)?
+                .take(block as u64)
+                .read_to_end(&mut first)?;
             Some(first).filter(|first| first.len() == block)
         }
     };

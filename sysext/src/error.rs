@@ -169,9 +169,7 @@ pub enum SysextError {
     },
 
     /// Running `patchelf` failed.
-    #[error(
-        "`patchelf --remove-rpath {path}` failed ({reason}); install Debian's patchelf"
-    )]
+    #[error("`patchelf --remove-rpath {path}` failed ({reason}); install Debian's patchelf")]
     Patchelf {
         /// The binary copy being patched.
         path: PathBuf,

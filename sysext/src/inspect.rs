@@ -46,14 +46,21 @@ pub struct ImageReport {
 /// Reads the image at `path` and checks it against systemd-sysext's rules.
 pub fn inspect_image(path: &Path) -> Result<ImageReport> {
     check_magic(path)?;
-    let squashfs_error = |source| SysextError::Squashfs { path: path.to_owned(), source };
+    let squashfs_error = |source| SysextError::Squashfs {
+        path: path.to_owned(),
+        source,
+    };
     let reader = BufReader::new(fs::File::open(path)?);
     let image = FilesystemReader::from_reader(reader).map_err(squashfs_error)?;
 
     let mut entries = Vec::new();
     let mut releases = Vec::new();
     for node in image.files() {
-        let relative = node.fullpath.strip_prefix("/").unwrap_or(&node.fullpath).to_owned();
+        let relative = node
+            .fullpath
+            .strip_prefix("/")
+            .unwrap_or(&node.fullpath)
+            .to_owned();
         let (kind, link) = match &node.inner {
             InnerNode::Dir(_) => ('d', None),
             InnerNode::File(file) => {
@@ -72,22 +79,42 @@ pub fn inspect_image(path: &Path) -> Result<ImageReport> {
         };
         let header = node.header;
         let (mode, uid, gid) = (header.permissions, header.uid, header.gid);
-        entries.push(ImageEntry { path: relative, kind, mode, uid, gid, link });
+        entries.push(ImageEntry {
+            path: relative,
+            kind,
+            mode,
+            uid,
+            gid,
+            link,
+        });
     }
 
-    let stem = path.file_name().and_then(|f| f.to_str()).unwrap_or_default();
+    let stem = path
+        .file_name()
+        .and_then(|f| f.to_str())
+        .unwrap_or_default();
     let stem = stem.strip_suffix(".raw").unwrap_or(stem);
     let (refusals, notes) = judge(stem, &entries, &releases);
-    Ok(ImageReport { entries, releases, refusals, notes })
+    Ok(ImageReport {
+        entries,
+        releases,
+        refusals,
+        notes,
+    })
 }
 
 /// Refuses anything that is not a little-endian squashfs 4.0 image.
 fn check_magic(path: &Path) -> Result<()> {
     let mut head = [0u8; 32];
     let read = fs::File::open(path)?.read(&mut head)?;
-    let version = (u16::from_le_bytes([head[28], head[29]]), u16::from_le_bytes([head[30], head[31]]));
+    let version = (
+        u16::from_le_bytes([head[28], head[29]]),
+        u16::from_le_bytes([head[30], head[31]]),
+    );
     if read < head.len() || &head[..4] != b"hsqs" || version != (4, 0) {
-        return Err(SysextError::NotSquashfs { path: path.to_owned() });
+        return Err(SysextError::NotSquashfs {
+            path: path.to_owned(),
+        });
     }
     Ok(())
 }
@@ -111,7 +138,12 @@ fn judge(
         }
         let root_owned = entry.uid == 0 && entry.gid == 0;
         if !root_owned {
-            notes.push(format!("/{} is owned by {}:{}", entry.path.display(), entry.uid, entry.gid));
+            notes.push(format!(
+                "/{} is owned by {}:{}",
+                entry.path.display(),
+                entry.uid,
+                entry.gid
+            ));
         }
     }
     let merged = entries
@@ -125,7 +157,9 @@ fn judge(
         .filter(|e| e.kind != 'd' && is_outside_hierarchies(&e.path))
         .count();
     if ignored > 0 {
-        notes.push(format!("{ignored} entries outside usr/ and opt/ are ignored when merged"));
+        notes.push(format!(
+            "{ignored} entries outside usr/ and opt/ are ignored when merged"
+        ));
     }
 
     // Then the release file.
@@ -148,22 +182,34 @@ fn judge_release(
     notes: &mut Vec<String>,
 ) {
     if stem != name {
-        let versioned = stem.strip_prefix(name).is_some_and(|rest| rest.starts_with('-'));
+        let versioned = stem
+            .strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with('-'));
         let message = format!(
             "its release file is for `{name}`, but the image file is `{stem}.raw`: \
              install it as /etc/extensions/{name}.raw (a symlink works)"
         );
-        if versioned { notes.push(message) } else { refusals.push(message) }
+        if versioned {
+            notes.push(message)
+        } else {
+            refusals.push(message)
+        }
     }
 
     let fields = parse_release(text);
-    let field = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let field = |key: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
     match field("ID") {
         None | Some("") => refusals.push("its release file has no ID=".to_owned()),
         Some("_any") => {}
-        Some(id) if field("SYSEXT_LEVEL").is_none() && field("VERSION_ID").is_none() => {
-            refusals.push(format!("ID={id} needs SYSEXT_LEVEL= or VERSION_ID= to match a host"))
-        }
+        Some(id) if field("SYSEXT_LEVEL").is_none() && field("VERSION_ID").is_none() => refusals
+            .push(format!(
+                "ID={id} needs SYSEXT_LEVEL= or VERSION_ID= to match a host"
+            )),
         Some(_) => {}
     }
     if let Some(arch) = field("ARCHITECTURE") {

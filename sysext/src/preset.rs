@@ -41,7 +41,8 @@ pub const LIB_DIR: &str = "usr/lib/nnedge";
 pub const SERVICE_PATH: &str = "usr/lib/systemd/system/nnedge.service";
 
 /// The drop-in that starts the unit with multi-user.target (only with `enable_service`).
-pub const SERVICE_ENABLE_PATH: &str = "usr/lib/systemd/system/multi-user.target.d/10-nnedge-service.conf";
+pub const SERVICE_ENABLE_PATH: &str =
+    "usr/lib/systemd/system/multi-user.target.d/10-nnedge-service.conf";
 
 /// The inputs of the nnedge preset.
 #[derive(Debug, Clone)]
@@ -72,7 +73,11 @@ impl NnedgePreset {
         let mut tree = Tree::new();
         let launcher = render_launcher(self.architecture);
         tree.insert_file("usr/bin/nnedge", bytes(&launcher), true)?;
-        tree.insert_file(format!("{LIB_DIR}/nnedge"), bytes(&remove_rpath(&self.binary)?), true)?;
+        tree.insert_file(
+            format!("{LIB_DIR}/nnedge"),
+            bytes(&remove_rpath(&self.binary)?),
+            true,
+        )?;
         self.add_sysroot(&mut tree)?;
         self.add_guests(&mut tree)?;
 
@@ -107,7 +112,10 @@ impl NnedgePreset {
         let loader = Path::new("usr/lib")
             .join(self.architecture.multiarch())
             .join(self.architecture.loader());
-        if sysroot.get(&loader).is_none_or(|entry| matches!(entry, TreeEntry::Dir)) {
+        if sysroot
+            .get(&loader)
+            .is_none_or(|entry| matches!(entry, TreeEntry::Dir))
+        {
             let sysroot = self.sysroot.clone();
             return Err(SysextError::SysrootWithoutLoader { sysroot, loader });
         }
@@ -121,7 +129,9 @@ impl NnedgePreset {
         guests.retain(|path| path.extension().is_some_and(|ext| ext == "wasm") && path.is_file());
         guests.sort();
         if guests.is_empty() {
-            return Err(SysextError::NoGuests { dir: self.guests.clone() });
+            return Err(SysextError::NoGuests {
+                dir: self.guests.clone(),
+            });
         }
         for guest in guests {
             let name = guest.file_name().unwrap_or_default();
@@ -182,7 +192,10 @@ fn remove_rpath(binary: &Path) -> Result<Vec<u8>> {
     let scratch = tempfile::tempdir()?;
     let copy = scratch.path().join("nnedge");
     fs::copy(binary, &copy)?;
-    let failed = |reason: String| SysextError::Patchelf { path: binary.to_owned(), reason };
+    let failed = |reason: String| SysextError::Patchelf {
+        path: binary.to_owned(),
+        reason,
+    };
     let output = Command::new("patchelf")
         .arg("--remove-rpath")
         .arg(&copy)
@@ -197,7 +210,10 @@ fn remove_rpath(binary: &Path) -> Result<Vec<u8>> {
 
 /// The relative form of absolute `target` for a symlink at `link`, both inside one root.
 fn relative_target(link: &Path, target: &Path) -> PathBuf {
-    let link_dir: Vec<_> = link.parent().map(|p| p.components().collect()).unwrap_or_default();
+    let link_dir: Vec<_> = link
+        .parent()
+        .map(|p| p.components().collect())
+        .unwrap_or_default();
     let mut normal = Vec::new();
     for component in target.components() {
         match component {
@@ -209,7 +225,11 @@ fn relative_target(link: &Path, target: &Path) -> PathBuf {
         }
     }
     let target = normal;
-    let common = link_dir.iter().zip(&target).take_while(|(a, b)| a == b).count();
+    let common = link_dir
+        .iter()
+        .zip(&target)
+        .take_while(|(a, b)| a == b)
+        .count();
     let mut relative: PathBuf = std::iter::repeat_n("..", link_dir.len() - common).collect();
     relative.extend(target[common..].iter().map(|c| c.as_os_str()));
     if relative.as_os_str().is_empty() {
@@ -225,13 +245,20 @@ mod tests {
     #[test]
     fn absolute_sysroot_links_become_relative() {
         let cases = [
-            ("usr/lib64/ld.so", "/usr/lib/x86_64-linux-gnu/ld.so", "../lib/x86_64-linux-gnu/ld.so"),
+            (
+                "usr/lib64/ld.so",
+                "/usr/lib/x86_64-linux-gnu/ld.so",
+                "../lib/x86_64-linux-gnu/ld.so",
+            ),
             ("usr/lib/x/libz.so", "/usr/lib/x/libz.so.1", "libz.so.1"),
             ("lib", "/usr/lib", "usr/lib"),
             ("usr/bin/sh", "/bin/dash", "../../bin/dash"),
         ];
         for (link, target, expected) in cases {
-            assert_eq!(relative_target(Path::new(link), Path::new(target)), Path::new(expected));
+            assert_eq!(
+                relative_target(Path::new(link), Path::new(target)),
+                Path::new(expected)
+            );
         }
     }
 }

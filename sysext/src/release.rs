@@ -46,7 +46,10 @@ impl ExtensionRelease {
             Compatibility::Any => "ID=_any\n".to_owned(),
             Compatibility::Flatcar => format!("ID=flatcar\nSYSEXT_LEVEL={FLATCAR_SYSEXT_LEVEL}\n"),
         };
-        text.push_str(&format!("ARCHITECTURE={}\n", self.architecture.systemd_name()));
+        text.push_str(&format!(
+            "ARCHITECTURE={}\n",
+            self.architecture.systemd_name()
+        ));
         if self.reload_manager {
             text.push_str("EXTENSION_RELOAD_MANAGER=1\n");
         }
@@ -85,18 +88,25 @@ pub fn validate_name(name: &str) -> Result<(), SysextError> {
     if first_ok && rest_ok && name.len() <= 128 {
         Ok(())
     } else {
-        Err(SysextError::InvalidName { name: name.to_owned() })
+        Err(SysextError::InvalidName {
+            name: name.to_owned(),
+        })
     }
 }
 
 /// Checks a version: it sits between NAME and ARCH in the image file name.
 pub fn validate_version(version: &str) -> Result<(), SysextError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "._+~^-".contains(c);
-    let starts_ok = version.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let starts_ok = version
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
     if starts_ok && version.chars().all(allowed) && version.len() <= 128 {
         Ok(())
     } else {
-        Err(SysextError::InvalidVersion { version: version.to_owned() })
+        Err(SysextError::InvalidVersion {
+            version: version.to_owned(),
+        })
     }
 }
 
@@ -133,8 +143,16 @@ mod tests {
         let keys: Vec<_> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
         assert_eq!(
             keys,
-            ["ID=flatcar", "SYSEXT_LEVEL=1.0", "ARCHITECTURE=arm64", "EXTENSION_RELOAD_MANAGER=1"]
+            [
+                "ID=flatcar",
+                "SYSEXT_LEVEL=1.0",
+                "ARCHITECTURE=arm64",
+                "EXTENSION_RELOAD_MANAGER=1"
+            ]
         );
-        assert_eq!(parse_release("# c\nID=\"_any\"\n\nX='y'")[1], ("X".into(), "y".into()));
+        assert_eq!(
+            parse_release("# c\nID=\"_any\"\n\nX='y'")[1],
+            ("X".into(), "y".into())
+        );
     }
 }

@@ -18,7 +18,9 @@ pub fn render_transfer(name: &str, source_url: &str) -> Result<String> {
     let plain = source_url.chars().all(|c| c.is_ascii_graphic());
     let http = source_url.starts_with("https://") || source_url.starts_with("http://");
     if !plain || !http {
-        return Err(SysextError::InvalidSourceUrl { url: source_url.to_owned() });
+        return Err(SysextError::InvalidSourceUrl {
+            url: source_url.to_owned(),
+        });
     }
     let pattern = format!("{name}-@v-%a.raw");
     Ok(format!(

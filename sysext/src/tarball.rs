@@ -32,7 +32,9 @@ pub fn tree_from_tarball(path: &Path) -> Result<Tree> {
 
     let mut tree = Tree::new();
     for (member_path, member) in &members {
-        let Ok(inner) = member_path.strip_prefix(&root) else { continue };
+        let Ok(inner) = member_path.strip_prefix(&root) else {
+            continue;
+        };
         if inner.as_os_str().is_empty() {
             continue;
         }
@@ -74,7 +76,10 @@ fn read_members(path: &Path) -> Result<Vec<(PathBuf, Member)>> {
         None => Box::new(&mut file),
         Some(format) => {
             // TODO(#5): read xz and zstd tarballs as well.
-            return Err(SysextError::UnsupportedTarball { path: path.to_owned(), format });
+            return Err(SysextError::UnsupportedTarball {
+                path: path.to_owned(),
+                format,
+            });
         }
     };
 
@@ -89,12 +94,17 @@ fn read_members(path: &Path) -> Result<Vec<(PathBuf, Member)>> {
         let member = match (kind, link) {
             (tar::EntryType::Directory, _) => Member::Dir,
             (tar::EntryType::Symlink, Some(target)) => Member::Symlink { target },
-            (tar::EntryType::Link, Some(target)) => Member::HardLink { target: clean(&target)? },
+            (tar::EntryType::Link, Some(target)) => Member::HardLink {
+                target: clean(&target)?,
+            },
             (tar::EntryType::Regular | tar::EntryType::Continuous, _) => {
                 let executable = entry.header().mode()? & 0o111 != 0;
                 let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
                 entry.read_to_end(&mut bytes)?;
-                Member::File { bytes: bytes.into(), executable }
+                Member::File {
+                    bytes: bytes.into(),
+                    executable,
+                }
             }
             _ => return Err(SysextError::UnsupportedFileType { path: raw_path }),
         };
@@ -124,7 +134,9 @@ fn find_root(tarball: &Path, members: &[(PathBuf, Member)]) -> Result<PathBuf> {
     let first = tops.next().map(|c| PathBuf::from(c.as_os_str()));
     match first {
         Some(top) if tops.all(|c| c.as_os_str() == top.as_os_str()) && has_bin(&top) => Ok(top),
-        _ => Err(SysextError::TarballWithoutBin { path: tarball.to_owned() }),
+        _ => Err(SysextError::TarballWithoutBin {
+            path: tarball.to_owned(),
+        }),
     }
 }
 
@@ -135,7 +147,11 @@ fn clean(path: &Path) -> Result<PathBuf> {
         match component {
             Component::Normal(part) => clean.push(part),
             Component::CurDir | Component::RootDir => {}
-            _ => return Err(SysextError::UnsafePath { path: path.to_owned() }),
+            _ => {
+                return Err(SysextError::UnsafePath {
+                    path: path.to_owned(),
+                })
+            }
         }
     }
     Ok(clean)
@@ -155,5 +171,7 @@ fn hard_link_bytes(
             }
             _ => None,
         })
-        .ok_or_else(|| SysextError::UnsupportedFileType { path: path.to_owned() })
+        .ok_or_else(|| SysextError::UnsupportedFileType {
+            path: path.to_owned(),
+        })
 }

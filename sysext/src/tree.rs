@@ -46,8 +46,13 @@ impl TreeEntry {
     /// The mode bits the image records for this entry.
     pub fn mode(&self) -> u16 {
         match self {
-            Self::Dir | Self::File { executable: true, .. } => 0o755,
-            Self::File { executable: false, .. } => 0o644,
+            Self::Dir
+            | Self::File {
+                executable: true, ..
+            } => 0o755,
+            Self::File {
+                executable: false, ..
+            } => 0o644,
             Self::Symlink { .. } => 0o777,
         }
     }
@@ -67,7 +72,9 @@ impl Tree {
 
     /// Every entry, parents before children.
     pub fn entries(&self) -> impl Iterator<Item = (&Path, &TreeEntry)> {
-        self.entries.iter().map(|(path, entry)| (path.as_path(), entry))
+        self.entries
+            .iter()
+            .map(|(path, entry)| (path.as_path(), entry))
     }
 
     /// The entry at `path`, if any.
@@ -128,16 +135,26 @@ impl Tree {
             let executable = meta.permissions().mode() & 0o111 != 0;
             self.insert_file(inner, FileSource::Path(source.to_owned()), executable)
         } else {
-            Err(SysextError::UnsupportedFileType { path: source.to_owned() })
+            Err(SysextError::UnsupportedFileType {
+                path: source.to_owned(),
+            })
         }
     }
 
     fn insert(&mut self, path: PathBuf, entry: TreeEntry) -> Result<()> {
         // Create missing parents; a parent that is not a directory is a conflict.
-        for parent in path.ancestors().skip(1).filter(|p| !p.as_os_str().is_empty()) {
+        for parent in path
+            .ancestors()
+            .skip(1)
+            .filter(|p| !p.as_os_str().is_empty())
+        {
             match self.entries.get(parent) {
                 Some(TreeEntry::Dir) => break,
-                Some(_) => return Err(SysextError::DuplicateEntry { path: parent.to_owned() }),
+                Some(_) => {
+                    return Err(SysextError::DuplicateEntry {
+                        path: parent.to_owned(),
+                    })
+                }
                 None => {
                     self.entries.insert(parent.to_owned(), TreeEntry::Dir);
                 }
@@ -156,7 +173,9 @@ impl Tree {
 
 /// Normalises an input path to plain components, refusing `..`, roots and non-UTF-8.
 fn checked_relative(path: &Path) -> Result<PathBuf> {
-    let unsafe_path = || SysextError::UnsafePath { path: path.to_owned() };
+    let unsafe_path = || SysextError::UnsafePath {
+        path: path.to_owned(),
+    };
     let mut clean = PathBuf::new();
     for component in path.components() {
         match component {
@@ -192,9 +211,16 @@ mod tests {
     #[test]
     fn parents_are_created_and_paths_normalised() {
         let mut tree = Tree::new();
-        tree.insert_file("./usr/bin/tool", FileSource::Bytes(Arc::from(&b"x"[..])), true)
-            .expect("insert");
-        let paths: Vec<_> = tree.entries().map(|(p, e)| (p.to_owned(), e.mode())).collect();
+        tree.insert_file(
+            "./usr/bin/tool",
+            FileSource::Bytes(Arc::from(&b"x"[..])),
+            true,
+        )
+        .expect("insert");
+        let paths: Vec<_> = tree
+            .entries()
+            .map(|(p, e)| (p.to_owned(), e.mode()))
+            .collect();
         assert_eq!(
             paths,
             [
@@ -209,7 +235,10 @@ mod tests {
     fn parent_dir_components_are_refused() {
         for bad in ["usr/../../etc/passwd", "/usr/bin/x", "..", "", "usr/bin/.."] {
             let err = Tree::new().insert_dir(bad).expect_err(bad);
-            assert!(matches!(err, SysextError::UnsafePath { .. }), "{bad}: {err}");
+            assert!(
+                matches!(err, SysextError::UnsafePath { .. }),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -218,8 +247,11 @@ mod tests {
         let mut tree = Tree::new();
         tree.insert_symlink("usr/lib/lib/a.so", "../x86_64-linux-gnu/a.so".into())
             .expect("inside");
-        tree.insert_symlink("usr/bin/sh", "/bin/bash".into()).expect("absolute is kept");
-        let err = tree.insert_symlink("usr/bin/esc", "../../../etc".into()).expect_err("escape");
+        tree.insert_symlink("usr/bin/sh", "/bin/bash".into())
+            .expect("absolute is kept");
+        let err = tree
+            .insert_symlink("usr/bin/esc", "../../../etc".into())
+            .expect_err("escape");
         assert!(matches!(err, SysextError::SymlinkEscapes { .. }), "{err}");
     }
 

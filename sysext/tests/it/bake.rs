@@ -17,7 +17,10 @@ fn unsquashfs_lists_root_owned_entries_with_explicit_modes() {
     sample_dir(&input);
     let output = bake_dir(&input, "wasmedge", work.path());
 
-    assert_eq!(output.image.file_name().expect("name"), "wasmedge-1.0-x86-64.raw");
+    assert_eq!(
+        output.image.file_name().expect("name"),
+        "wasmedge-1.0-x86-64.raw"
+    );
     insta::assert_snapshot!(list(&output.image).join("\n"));
 }
 
@@ -38,7 +41,11 @@ fn unpacked_files_are_byte_equal_to_the_input() {
     for file in &inputs {
         let expected = std::fs::read(input.join(file)).expect("read input");
         let actual = std::fs::read(unpacked.join(file)).expect("read unpacked");
-        assert!(expected == actual, "{} differs after the round trip", file.display());
+        assert!(
+            expected == actual,
+            "{} differs after the round trip",
+            file.display()
+        );
     }
     let link = std::fs::read_link(unpacked.join("usr/lib64/libwasmedge.so")).expect("link");
     assert_eq!(link.to_str(), Some("/usr/lib64/libwasmedge.so.0"));
@@ -59,7 +66,10 @@ fn files_sharing_a_first_block_keep_their_own_contents() {
     unpack(&output.image, &unpacked);
 
     let second = std::fs::read(unpacked.join("usr/share/data/second.bin")).expect("read");
-    assert!(second.ends_with(b"the other tail"), "second.bin lost its own tail");
+    assert!(
+        second.ends_with(b"the other tail"),
+        "second.bin lost its own tail"
+    );
     assert_eq!(second.len(), 200_000 + "the other tail".len());
 }
 
@@ -73,7 +83,12 @@ fn two_bakes_give_one_sha256_and_the_mtime_is_fixed() {
     sample_dir(&input);
     let first = bake_dir(&input, "wasmedge", &work.path().join("a"));
     // Touch the input: its own mtimes must not leak into the image.
-    crate::support::write(&input, "usr/bin/wasmedge", b"#!/bin/sh\necho wasmedge\n", 0o755);
+    crate::support::write(
+        &input,
+        "usr/bin/wasmedge",
+        b"#!/bin/sh\necho wasmedge\n",
+        0o755,
+    );
     let second = bake_dir(&input, "wasmedge", &work.path().join("b"));
     assert_eq!(first.sha256, second.sha256);
     let bytes = |p: &std::path::Path| std::fs::read(p).expect("read image");
@@ -109,7 +124,11 @@ fn sha256sums_checks_out_with_sha256sum() {
         .current_dir(&out)
         .output()
         .expect("sha256sum");
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
 }
 
 #[test]
@@ -120,14 +139,22 @@ fn every_compressor_is_readable_by_unsquashfs() {
     let work = tempfile::tempdir().expect("tempdir");
     let input = work.path().join("in");
     sample_dir(&input);
-    for compression in [Compression::Gzip, Compression::Xz, Compression::Zstd, Compression::Lz4] {
+    for compression in [
+        Compression::Gzip,
+        Compression::Xz,
+        Compression::Zstd,
+        Compression::Lz4,
+    ] {
         let mut spec = BakeSpec::new("wasmedge", "1.0", Architecture::X86_64);
         spec.compression = compression;
         let out = work.path().join(compression.name());
         let output = bake_image(&tree_of(&input), &spec, &out).expect("bake");
 
         let stats = run("unsquashfs", &["-s".as_ref(), output.image.as_os_str()]);
-        assert!(stats.contains(&format!("Compression {compression}")), "{stats}");
+        assert!(
+            stats.contains(&format!("Compression {compression}")),
+            "{stats}"
+        );
         let unpacked = out.join("unpacked");
         unpack(&output.image, &unpacked);
         let original = std::fs::read(input.join("usr/lib64/libwasmedge.so.0.1.0")).expect("in");
@@ -148,7 +175,10 @@ fn release_file_declares_flatcar_and_reload_on_request() {
     spec.compatibility = Compatibility::Flatcar;
     spec.reload_manager = true;
     let output = bake_image(&tree_of(&input), &spec, work.path()).expect("bake");
-    assert_eq!(output.image.file_name().expect("name"), "wasmedge-0.14.1-arm64.raw");
+    assert_eq!(
+        output.image.file_name().expect("name"),
+        "wasmedge-0.14.1-arm64.raw"
+    );
 
     let unpacked = work.path().join("unpacked");
     unpack(&output.image, &unpacked);
@@ -191,6 +221,10 @@ fn files_outside_usr_and_opt_are_kept_and_reported() {
     sample_dir(&input);
     crate::support::write(&input, "etc/wasmedge.conf", b"x=1\n", 0o644);
     let output = bake_dir(&input, "wasmedge", work.path());
-    let ignored: Vec<_> = output.ignored.iter().map(|p| p.display().to_string()).collect();
+    let ignored: Vec<_> = output
+        .ignored
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     assert_eq!(ignored, ["etc/wasmedge.conf"]);
 }

@@ -18,7 +18,10 @@ fn spec(name: &str) -> BakeSpec {
 fn refuse(dir: &Path, out: &Path) -> SysextError {
     let tree = tree_of(dir);
     let err = bake_image(&tree, &spec("wasmedge"), out).expect_err("bake must refuse");
-    assert!(!out.join("wasmedge-1.0-x86-64.raw").exists(), "refused bake left an image");
+    assert!(
+        !out.join("wasmedge-1.0-x86-64.raw").exists(),
+        "refused bake left an image"
+    );
     err
 }
 
@@ -30,11 +33,18 @@ fn an_output_file_for_another_name_is_refused() {
     for bad in ["llamaedge.raw", "wasmedgex-1-x86-64.raw", "wasmedge.img"] {
         let image = work.path().join(bad);
         let err = bake_image_as(&tree_of(&input), &spec("wasmedge"), &image).expect_err(bad);
-        assert!(matches!(err, SysextError::NameMismatch { .. }), "{bad}: {err}");
+        assert!(
+            matches!(err, SysextError::NameMismatch { .. }),
+            "{bad}: {err}"
+        );
         assert!(!image.exists());
     }
-    bake_image_as(&tree_of(&input), &spec("wasmedge"), &work.path().join("wasmedge.raw"))
-        .expect("NAME.raw is fine");
+    bake_image_as(
+        &tree_of(&input),
+        &spec("wasmedge"),
+        &work.path().join("wasmedge.raw"),
+    )
+    .expect("NAME.raw is fine");
 }
 
 #[test]
@@ -42,7 +52,12 @@ fn a_release_file_for_another_name_is_refused() {
     let work = tempfile::tempdir().expect("tempdir");
     let input = work.path().join("in");
     sample_dir(&input);
-    write(&input, "usr/lib/extension-release.d/extension-release.other", b"ID=_any\n", 0o644);
+    write(
+        &input,
+        "usr/lib/extension-release.d/extension-release.other",
+        b"ID=_any\n",
+        0o644,
+    );
     let err = refuse(&input, work.path());
     assert!(
         matches!(&err, SysextError::NameMismatch { name, found } if name == "wasmedge" && found == "other"),
@@ -55,9 +70,17 @@ fn a_release_file_in_the_input_is_refused() {
     let work = tempfile::tempdir().expect("tempdir");
     let input = work.path().join("in");
     sample_dir(&input);
-    write(&input, "usr/lib/extension-release.d/extension-release.wasmedge", b"ID=x\n", 0o644);
+    write(
+        &input,
+        "usr/lib/extension-release.d/extension-release.wasmedge",
+        b"ID=x\n",
+        0o644,
+    );
     let err = refuse(&input, work.path());
-    assert!(matches!(err, SysextError::ReleaseFileInInput { .. }), "{err}");
+    assert!(
+        matches!(err, SysextError::ReleaseFileInInput { .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -78,7 +101,10 @@ fn a_usr_sbin_entry_is_refused() {
     write(&input, "usr/sbin/daemon", b"#!/bin/sh\n", 0o755);
     let err = refuse(&input, work.path());
     assert!(matches!(err, SysextError::UsrSbin { .. }), "{err}");
-    assert!(err.to_string().contains("usr/bin"), "the error says what to do: {err}");
+    assert!(
+        err.to_string().contains("usr/bin"),
+        "the error says what to do: {err}"
+    );
 }
 
 #[test]
@@ -119,18 +145,30 @@ fn a_fifo_is_refused() {
     let input = work.path().join("in");
     sample_dir(&input);
     let fifo = input.join("usr/bin/pipe");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
     assert!(made.success());
     let err = Tree::new().add_dir("", &input).expect_err("fifo");
-    assert!(matches!(err, SysextError::UnsupportedFileType { .. }), "{err}");
+    assert!(
+        matches!(err, SysextError::UnsupportedFileType { .. }),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_architectures_names_versions_and_compressors_are_refused() {
     let err = "riscv64".parse::<Architecture>().expect_err("arch");
-    assert!(matches!(err, SysextError::UnknownArchitecture { .. }), "{err}");
+    assert!(
+        matches!(err, SysextError::UnknownArchitecture { .. }),
+        "{err}"
+    );
     let err = "brotli".parse::<Compression>().expect_err("compression");
-    assert!(matches!(err, SysextError::UnknownCompression { .. }), "{err}");
+    assert!(
+        matches!(err, SysextError::UnknownCompression { .. }),
+        "{err}"
+    );
 
     let work = tempfile::tempdir().expect("tempdir");
     let input = work.path().join("in");

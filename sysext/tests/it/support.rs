@@ -20,7 +20,10 @@ pub fn require_tool(tool: &str, package: &str) -> bool {
 
 /// Prints why a test is skipped; panics instead when the CI variable is set.
 pub fn skip(reason: &str) {
-    assert!(std::env::var_os("CI").is_none(), "prerequisite missing under CI: {reason}");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "prerequisite missing under CI: {reason}"
+    );
     eprintln!("skipped: {reason}");
 }
 
@@ -36,12 +39,34 @@ pub fn write(root: &Path, relative: &str, contents: &[u8], mode: u32) {
 /// a file under opt/, an empty directory, odd input modes to be normalised, and two
 /// large files that share their first 128 KiB block but differ after it.
 pub fn sample_dir(root: &Path) {
-    write(root, "usr/bin/wasmedge", b"#!/bin/sh\necho wasmedge\n", 0o700);
-    write(root, "usr/lib64/libwasmedge.so.0.1.0", &pattern(300_000, 7), 0o664);
-    symlink("libwasmedge.so.0.1.0", root.join("usr/lib64/libwasmedge.so.0")).expect("ln");
-    symlink("/usr/lib64/libwasmedge.so.0", root.join("usr/lib64/libwasmedge.so"))
-        .expect("ln");
-    write(root, "usr/include/wasmedge/wasmedge.h", b"#pragma once\n", 0o600);
+    write(
+        root,
+        "usr/bin/wasmedge",
+        b"#!/bin/sh\necho wasmedge\n",
+        0o700,
+    );
+    write(
+        root,
+        "usr/lib64/libwasmedge.so.0.1.0",
+        &pattern(300_000, 7),
+        0o664,
+    );
+    symlink(
+        "libwasmedge.so.0.1.0",
+        root.join("usr/lib64/libwasmedge.so.0"),
+    )
+    .expect("ln");
+    symlink(
+        "/usr/lib64/libwasmedge.so.0",
+        root.join("usr/lib64/libwasmedge.so"),
+    )
+    .expect("ln");
+    write(
+        root,
+        "usr/include/wasmedge/wasmedge.h",
+        b"#pragma once\n",
+        0o600,
+    );
     write(root, "opt/wasmedge/README", b"read me\n", 0o644);
     std::fs::create_dir_all(root.join("usr/share/empty")).expect("mkdir");
 
@@ -55,7 +80,9 @@ pub fn sample_dir(root: &Path) {
 
 /// Deterministic, mildly compressible bytes.
 pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| ((i / 7) as u8).wrapping_mul(seed) ^ (i % 13) as u8).collect()
+    (0..len)
+        .map(|i| ((i / 7) as u8).wrapping_mul(seed) ^ (i % 13) as u8)
+        .collect()
 }
 
 /// Reads `dir` into a tree.
@@ -80,7 +107,10 @@ pub fn list(image: &Path) -> Vec<String> {
         .filter(|line| line.contains("squashfs-root"))
         .map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let path = line.split_once("squashfs-root").map(|(_, p)| p).unwrap_or_default();
+            let path = line
+                .split_once("squashfs-root")
+                .map(|(_, p)| p)
+                .unwrap_or_default();
             let path = if path.is_empty() { "/" } else { path };
             format!("{} {} {}", fields[0], fields[1], path)
         })
@@ -89,7 +119,13 @@ pub fn list(image: &Path) -> Vec<String> {
 
 /// Unpacks an image with unsquashfs into `dest` (which must not exist).
 pub fn unpack(image: &Path, dest: &Path) {
-    let args = ["-q".as_ref(), "-n".as_ref(), "-d".as_ref(), dest.as_os_str(), image.as_os_str()];
+    let args = [
+        "-q".as_ref(),
+        "-n".as_ref(),
+        "-d".as_ref(),
+        dest.as_os_str(),
+        image.as_os_str(),
+    ];
     run("unsquashfs", &args);
 }
 

@@ -29,17 +29,25 @@ fn systemd_dissect_accepts_the_image_as_a_system_extension() {
     // versioned image is read through its NAME.raw symlink, as on a Flatcar host.
     let current = work.path().join("wasmedge.raw");
     std::os::unix::fs::symlink(&output.image, &current).expect("symlink");
-    let stdout = crate::support::run("systemd-dissect", &["--json=short".as_ref(), current.as_os_str()]);
+    let stdout = crate::support::run(
+        "systemd-dissect",
+        &["--json=short".as_ref(), current.as_os_str()],
+    );
     let report: serde_json::Value = serde_json::from_str(&stdout).expect("dissect JSON");
     assert_eq!(report["useSystemExtension"], true, "{report}");
     assert_eq!(report["mounts"][0]["fstype"], "squashfs", "{report}");
     let release = report["extensionRelease"].to_string();
-    assert!(release.contains("ID=_any") && release.contains("ARCHITECTURE=x86-64"), "{release}");
+    assert!(
+        release.contains("ID=_any") && release.contains("ARCHITECTURE=x86-64"),
+        "{release}"
+    );
 }
 
 #[test]
 fn systemd_sysext_merges_a_versioned_image_under_its_name() {
-    let Some(work) = merge_prerequisites() else { return };
+    let Some(work) = merge_prerequisites() else {
+        return;
+    };
     let input = work.path().join("in");
     sample_dir(&input);
     let root = throwaway_root(work.path(), "ID=debian\nVERSION_ID=12\n");
@@ -51,13 +59,18 @@ fn systemd_sysext_merges_a_versioned_image_under_its_name() {
     let (ok, log) = merge_and_run(&root, &input, after);
     assert!(ok, "{log}");
     assert!(log.contains("Using extensions 'wasmedge'"), "{log}");
-    assert!(log.contains("\nwasmedge\n"), "the merged executable ran: {log}");
+    assert!(
+        log.contains("\nwasmedge\n"),
+        "the merged executable ran: {log}"
+    );
     assert!(log.contains("library-equal"), "{log}");
 }
 
 #[test]
 fn systemd_sysext_merges_flatcar_images_only_on_flatcar() {
-    let Some(work) = merge_prerequisites() else { return };
+    let Some(work) = merge_prerequisites() else {
+        return;
+    };
     let input = work.path().join("in");
     sample_dir(&input);
     let mut spec = BakeSpec::new("wasmedge", "0.14.1", Architecture::X86_64);
@@ -67,9 +80,15 @@ fn systemd_sysext_merges_flatcar_images_only_on_flatcar() {
     let debian = throwaway_root(&work.path().join("debian"), "ID=debian\nVERSION_ID=12\n");
     install(&debian, &spec, &input);
     let (_, log) = merge_and_run(&debian, &input, probe);
-    assert!(log.contains("not-merged"), "a Flatcar image merged on Debian: {log}");
+    assert!(
+        log.contains("not-merged"),
+        "a Flatcar image merged on Debian: {log}"
+    );
 
-    let flatcar = throwaway_root(&work.path().join("flatcar"), "ID=flatcar\nSYSEXT_LEVEL=1.0\n");
+    let flatcar = throwaway_root(
+        &work.path().join("flatcar"),
+        "ID=flatcar\nSYSEXT_LEVEL=1.0\n",
+    );
     install(&flatcar, &spec, &input);
     let (ok, log) = merge_and_run(&flatcar, &input, probe);
     assert!(ok && log.contains("\nmerged"), "{log}");
@@ -78,7 +97,10 @@ fn systemd_sysext_merges_flatcar_images_only_on_flatcar() {
 /// The tools and rights a merge needs; `None` (after a skip message) when absent.
 fn merge_prerequisites() -> Option<tempfile::TempDir> {
     let tools = [("systemd-sysext", "systemd"), ("unshare", "util-linux")];
-    if !tools.iter().all(|(tool, package)| require_tool(tool, package)) {
+    if !tools
+        .iter()
+        .all(|(tool, package)| require_tool(tool, package))
+    {
         return None;
     }
     let probe = Command::new("unshare").args(["-m", "true"]).status();
@@ -107,7 +129,9 @@ fn throwaway_root(parent: &Path, os_release: &str) -> std::path::PathBuf {
 fn install(root: &Path, spec: &BakeSpec, input: &Path) {
     let store = root.join("opt/extensions").join(&spec.name);
     let output = bake_image(&tree_of(input), spec, &store).expect("bake");
-    let link = root.join("etc/extensions").join(format!("{}.raw", spec.name));
+    let link = root
+        .join("etc/extensions")
+        .join(format!("{}.raw", spec.name));
     std::fs::hard_link(&output.image, link).expect("link");
 }
 

@@ -19,7 +19,10 @@ enum Member<'a> {
 fn write_tarball(path: &Path, gzip: bool, members: &[Member<'_>]) {
     let file = std::fs::File::create(path).expect("create");
     let sink: Box<dyn std::io::Write> = if gzip {
-        Box::new(flate2::write::GzEncoder::new(file, flate2::Compression::fast()))
+        Box::new(flate2::write::GzEncoder::new(
+            file,
+            flate2::Compression::fast(),
+        ))
     } else {
         Box::new(file)
     };
@@ -53,7 +56,11 @@ fn write_tarball(path: &Path, gzip: bool, members: &[Member<'_>]) {
             }
         }
     }
-    builder.into_inner().expect("finish").flush().expect("flush");
+    builder
+        .into_inner()
+        .expect("finish")
+        .flush()
+        .expect("flush");
 }
 
 /// Sets a member name byte for byte, so tests can write names `tar` would refuse.
@@ -114,11 +121,16 @@ fn a_tarball_without_a_top_folder_gives_the_same_tree() {
     let nested = tree_from_tarball(&nested).expect("nested");
     let flat = tree_from_tarball(&flat).expect("flat");
     let paths = |tree: &nnedge_sysext::Tree| {
-        tree.entries().map(|(p, e)| (p.to_owned(), e.clone())).collect::<Vec<_>>()
+        tree.entries()
+            .map(|(p, e)| (p.to_owned(), e.clone()))
+            .collect::<Vec<_>>()
     };
     assert_eq!(paths(&nested), paths(&flat));
     assert!(flat.get("usr/bin/wasmedge").is_some());
-    assert!(flat.get("usr/LICENSE").is_none(), "loose files at the root are skipped");
+    assert!(
+        flat.get("usr/LICENSE").is_none(),
+        "loose files at the root are skipped"
+    );
 }
 
 #[test]
@@ -128,10 +140,16 @@ fn a_tarball_without_bin_is_refused() {
     write_tarball(
         &tarball,
         true,
-        &[Member::Dir("top/"), Member::File("top/lib/libx.so", b"x", 0o644)],
+        &[
+            Member::Dir("top/"),
+            Member::File("top/lib/libx.so", b"x", 0o644),
+        ],
     );
     let err = tree_from_tarball(&tarball).expect_err("no bin");
-    assert!(matches!(err, SysextError::TarballWithoutBin { .. }), "{err}");
+    assert!(
+        matches!(err, SysextError::TarballWithoutBin { .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -172,5 +190,8 @@ fn an_xz_tarball_is_refused_with_its_format() {
     let tarball = work.path().join("release.tar.xz");
     std::fs::write(&tarball, b"\xfd7zXZ\x00rest").expect("write");
     let err = tree_from_tarball(&tarball).expect_err("xz");
-    assert!(matches!(err, SysextError::UnsupportedTarball { format: "xz", .. }), "{err}");
+    assert!(
+        matches!(err, SysextError::UnsupportedTarball { format: "xz", .. }),
+        "{err}"
+    );
 }
