@@ -1,7 +1,7 @@
 //! Butane YAML (`variant: flatcar`) to Ignition JSON.
 //!
-//! Steps: parse the YAML ([`crate::yaml`]), check `variant` and `version`, translate each
-//! section while collecting [`Diagnostic`]s with field paths, then run the cross-node
+//! Steps: parse the YAML (reading `0644` as octal, as Butane does), check `variant` and
+//! `version`, translate each section while collecting [`Diagnostic`]s with field paths, then run the cross-node
 //! checks (duplicate paths, nodes below links). Any error fails the render with every
 //! finding listed; warnings come back with the config (`--strict` makes them errors).
 //!

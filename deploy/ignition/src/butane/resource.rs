@@ -3,6 +3,10 @@
 //! Exactly one of `source`, `inline` and `local` may be given. `inline` and `local` become
 //! data URLs (see [`crate::dataurl`]); `local` is read relative to `--files-dir` and may not
 //! leave it. A verification hash needs one of the three, since it checks fetched contents.
+//!
+//! Butane also validates an `inline`/`local` config given to `ignition.config.merge` or
+//! `replace` as Ignition JSON; this renderer embeds it unchecked. TODO(#6): validate
+//! embedded child configs against the Ignition types.
 
 use std::path::{Component, Path};
 
