@@ -49,7 +49,7 @@ pub enum IgnitionError {
     /// The config failed validation; every finding is listed.
     #[error("{}", render_diagnostics(.diagnostics))]
     Invalid {
-        /// All errors (and, with `--strict`, the warnings that became errors).
+        /// Every finding (warnings included), in the order found.
         diagnostics: Vec<Diagnostic>,
     },
 

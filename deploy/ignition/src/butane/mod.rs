@@ -1,9 +1,10 @@
 //! Butane YAML (`variant: flatcar`) to Ignition JSON.
 //!
 //! Steps: parse the YAML (reading `0644` as octal, as Butane does), check `variant` and
-//! `version`, translate each section while collecting [`Diagnostic`]s with field paths, then run the cross-node
-//! checks (duplicate paths, nodes below links). Any error fails the render with every
-//! finding listed; warnings come back with the config (`--strict` makes them errors).
+//! `version`, translate each section while collecting [`Diagnostic`]s with field paths,
+//! then run the cross-node checks (duplicate paths, nodes below links). Any error fails
+//! the render with every finding listed; warnings come back with the config (`--strict`
+//! makes them errors).
 //!
 //! Supported: `ignition` (config merge/replace, timeouts, security, proxy), `storage`
 //! files, directories and links, `systemd` units and drop-ins, `passwd` users and groups,
@@ -116,9 +117,7 @@ pub fn render_butane(source: &str, options: &RenderOptions) -> Result<Rendered, 
             config,
             warnings: diagnostics,
         }),
-        _ => Err(IgnitionError::Invalid {
-            diagnostics: diagnostics.into_iter().filter(is_error).collect(),
-        }),
+        _ => Err(IgnitionError::Invalid { diagnostics }),
     }
 }
 
