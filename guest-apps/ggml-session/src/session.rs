@@ -25,25 +25,26 @@ const MAX_OUTPUT: usize = 64 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// The model could not be loaded (unknown alias, bad metadata, unreadable model file).
-    #[error("failed to load the model `{alias}` (is it preloaded with --nn-preload {alias}:GGML:AUTO:PATH?)")]
+    #[error(
+        "failed to load the model `{alias}`: {error} (is it preloaded with --nn-preload \
+         {alias}:GGML:AUTO:PATH?)"
+    )]
     Load {
         /// The alias asked for.
         alias: String,
         /// The backend's error.
-        #[source]
-        source: NnError,
+        error: NnError,
     },
     /// The prompt does not fit in the context window.
     #[error("the prompt does not fit in the context window (try a larger --ctx-size)")]
     PromptTooLong,
     /// A WASI-NN call failed.
-    #[error("WASI-NN `{call}` failed")]
+    #[error("WASI-NN `{call}` failed: {error}")]
     Call {
         /// The function called.
         call: &'static str,
-        /// The backend's error.
-        #[source]
-        source: NnError,
+        /// The backend's error (its message already includes the backend's cause).
+        error: NnError,
     },
     /// The host reported more bytes written than the buffer holds.
     #[error("WASI-NN `{call}` reported {written} bytes written into a {capacity}-byte buffer")]
@@ -91,15 +92,15 @@ impl Session {
         let graph = GraphBuilder::new(GraphEncoding::Ggml, ExecutionTarget::AUTO)
             .config(options.metadata().to_string())
             .build_from_cache(&alias)
-            .map_err(|source| SessionError::Load {
+            .map_err(|error| SessionError::Load {
                 alias: alias.clone(),
-                source,
+                error,
             })?;
         let context = graph
             .init_execution_context()
-            .map_err(|source| SessionError::Call {
+            .map_err(|error| SessionError::Call {
                 call: "init_execution_context",
-                source,
+                error,
             })?;
         Ok(Self {
             alias,
@@ -188,10 +189,10 @@ impl Session {
 }
 
 /// Maps a failed call, singling out the errors a caller can act on.
-fn call_error(call: &'static str, source: NnError) -> SessionError {
-    match source {
+fn call_error(call: &'static str, error: NnError) -> SessionError {
+    match error {
         NnError::BackendError(BackendError::PromptTooLong) => SessionError::PromptTooLong,
-        source => SessionError::Call { call, source },
+        error => SessionError::Call { call, error },
     }
 }
 
