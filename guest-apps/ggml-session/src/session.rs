@@ -115,17 +115,24 @@ impl Session {
         &self.alias
     }
 
-    /// Generates the whole answer to `prompt` and returns its bytes (UTF-8 unless the model
-    /// cut a character at `n-predict`).
-    pub fn generate(&mut self, prompt: &str) -> Result<Vec<u8>, SessionError> {
+    /// Generates the whole answer to `prompt`: its bytes (UTF-8 unless the model cut a
+    /// character at `n-predict`) and why generation ended.
+    ///
+    /// A host may report a full context window as errno 101 from `compute`; the text
+    /// generated until then is still returned, with [`StreamEnd::ContextFull`].
+    pub fn generate(&mut self, prompt: &str) -> Result<(Vec<u8>, StreamEnd), SessionError> {
         self.set_prompt(prompt)?;
-        self.context
-            .compute()
-            .map_err(|source| call_error("compute", source))?;
+        let end = match self.context.compute() {
+            Ok(()) => StreamEnd::EndOfSequence,
+            Err(NnError::BackendError(BackendError::ContextFull)) => StreamEnd::ContextFull,
+            Err(error) => return Err(call_error("compute", error)),
+        };
+
         let context = &self.context;
-        read_output("get_output", FIRST_OUTPUT_BUFFER, |buf| {
+        let text = read_output("get_output", FIRST_OUTPUT_BUFFER, |buf| {
             context.get_output(0, buf)
-        })
+        })?;
+        Ok((text, end))
     }
 
     /// Generates the answer to `prompt` token by token, handing each piece of text to

@@ -85,11 +85,11 @@ struct ModelAnswerer {
 impl Answerer for ModelAnswerer {
     fn answer(&mut self, prompt: &str, out: &mut dyn Write) -> Result<Answer, AnswerError> {
         if !self.stream {
-            let text = self.session.generate(prompt).map_err(session_error)?;
+            let (text, end) = self.session.generate(prompt).map_err(session_error)?;
             write_piece(out, &text).map_err(AnswerError::Failed)?;
             return Ok(Answer {
                 text,
-                cut_short: false,
+                cut_short: end == StreamEnd::ContextFull,
             });
         }
 
