@@ -66,7 +66,7 @@ pub struct NodeOptions {
     /// SSH key: id, fingerprint or name (repeatable).
     #[arg(long = "ssh-key")]
     pub ssh_keys: Vec<String>,
-    /// Deployment tag put on every droplet (default `nnedge-NAME`); must not be in use.
+    /// Deployment tag put on every droplet (default: NAME); must not be in use yet.
     #[arg(long)]
     pub tag: Option<String>,
     /// On failure, leave what was created and print how to delete it.
@@ -89,7 +89,7 @@ pub struct NodeOptions {
 /// `nnedge deploy destroy`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DestroyOptions {
-    /// The deployment tag (`nnedge-NAME` unless --tag was given to `deploy node`).
+    /// The deployment tag (the node NAME unless --tag was given to `deploy node`).
     #[arg(long)]
     pub tag: String,
 }

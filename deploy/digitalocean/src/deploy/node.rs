@@ -79,10 +79,7 @@ fn plan(options: &NodeOptions) -> anyhow::Result<Plan> {
         .iter()
         .try_for_each(|name| validate_droplet_name(name))?;
 
-    let tag = options
-        .tag
-        .clone()
-        .unwrap_or_else(|| format!("nnedge-{}", options.name));
+    let tag = options.tag.clone().unwrap_or_else(|| options.name.clone());
     validate_tag(&tag)?;
 
     let user_data = render_user_data(options)?;

@@ -322,16 +322,19 @@ fn typed_parameter(schema: &Value, value: &str) -> Value {
     Value::String(value.to_owned())
 }
 
+/// Compiles as draft 7 with formats checked: OpenAPI 3.0's schema dialect descends from
+/// the drafts of that era, and draft 7's format checks (date-time, ipv4, ipv6, uri) compile
+/// several times faster than 2020-12's in debug builds, which keeps first requests quick.
 fn compile(schema: &Value) -> Result<Validator, String> {
     jsonschema::options()
-        .with_draft(Draft::Draft202012)
+        .with_draft(Draft::Draft7)
         .should_validate_formats(true)
         .should_ignore_unknown_formats(true)
         .build(&to_json_schema(schema))
         .map_err(|e| e.to_string())
 }
 
-/// Converts an OpenAPI 3.0 schema object into JSON Schema 2020-12.
+/// Converts an OpenAPI 3.0 schema object into JSON Schema (draft 7).
 pub fn to_json_schema(schema: &Value) -> Value {
     let Value::Object(object) = schema else {
         return schema.clone();
