@@ -53,7 +53,14 @@ impl<B: Backend> App<B> {
     /// A server that answers 503 until [`App::ready`] hands it a loaded backend.
     pub fn new(config: ServerConfig) -> Self {
         let scheduler = Scheduler::new(config.parallel, config.queue_size);
-        Self { config, backend: None, scheduler, metrics: Metrics::default(), connections: BTreeMap::new(), next_id: 0 }
+        Self {
+            config,
+            backend: None,
+            scheduler,
+            metrics: Metrics::default(),
+            connections: BTreeMap::new(),
+            next_id: 0,
+        }
     }
 
     /// The model is loaded: start serving.
@@ -70,12 +77,22 @@ impl<B: Backend> App<B> {
     /// A new connection.
     pub fn accept(&mut self, conn: ConnId) {
         let reader = RequestReader::new(self.config.max_body_size);
-        self.connections.insert(conn, Connection { reader, out: Vec::new(), busy: false, closing: false });
+        self.connections.insert(
+            conn,
+            Connection {
+                reader,
+                out: Vec::new(),
+                busy: false,
+                closing: false,
+            },
+        );
     }
 
     /// Whether the event loop should read more from `conn`.
     pub fn wants_read(&self, conn: ConnId) -> bool {
-        self.connections.get(&conn).is_some_and(|c| !c.closing && c.reader.buffered() < MAX_BUFFERED)
+        self.connections
+            .get(&conn)
+            .is_some_and(|c| !c.closing && c.reader.buffered() < MAX_BUFFERED)
     }
 
     /// Bytes received on `conn`.
@@ -102,7 +119,9 @@ impl<B: Backend> App<B> {
 
     /// Bytes waiting to be sent on `conn`.
     pub fn output(&self, conn: ConnId) -> &[u8] {
-        self.connections.get(&conn).map_or(&[], |c| c.out.as_slice())
+        self.connections
+            .get(&conn)
+            .map_or(&[], |c| c.out.as_slice())
     }
 
     /// `n` bytes of `conn`'s output were sent.
@@ -114,20 +133,29 @@ impl<B: Backend> App<B> {
 
     /// Whether `conn` has sent everything and should now be closed.
     pub fn should_close(&self, conn: ConnId) -> bool {
-        self.connections.get(&conn).is_none_or(|c| c.closing && c.out.is_empty())
+        self.connections
+            .get(&conn)
+            .is_none_or(|c| c.closing && c.out.is_empty())
     }
 
     /// Generates one token in every busy slot and routes the output to connections.
     pub fn tick(&mut self) {
-        let Some(backend) = self.backend.as_mut() else { return };
+        let Some(backend) = self.backend.as_mut() else {
+            return;
+        };
         for emitted in self.scheduler.tick(backend) {
-            let Some(connection) = self.connections.get_mut(&emitted.conn) else { continue };
+            let Some(connection) = self.connections.get_mut(&emitted.conn) else {
+                continue;
+            };
             connection.out.extend(emitted.bytes);
-            let Some((outcome, keep_alive)) = emitted.finished else { continue };
+            let Some((outcome, keep_alive)) = emitted.finished else {
+                continue;
+            };
             connection.busy = false;
             connection.closing |= !keep_alive;
             let usage = outcome.usage;
-            self.metrics.generation(usage.input_tokens, usage.output_tokens, outcome.seconds);
+            self.metrics
+                .generation(usage.input_tokens, usage.output_tokens, outcome.seconds);
             self.metrics.request(outcome.label, outcome.status);
             self.serve_buffered(emitted.conn);
         }
@@ -136,7 +164,9 @@ impl<B: Backend> App<B> {
     /// Serves the requests buffered on `conn`, stopping at one that starts a generation.
     fn serve_buffered(&mut self, conn: ConnId) {
         loop {
-            let Some(connection) = self.connections.get_mut(&conn) else { return };
+            let Some(connection) = self.connections.get_mut(&conn) else {
+                return;
+            };
             if connection.busy || connection.closing {
                 return;
             }
@@ -159,9 +189,11 @@ impl<B: Backend> App<B> {
         let label = route.as_ref().map_or("other", Route::label);
         let response = match route {
             Ok(route) => self.dispatch(conn, &request, route),
-            Err(error) if error.status == 405 => {
-                Some(error.response().header("Allow", router::allowed_methods(&request.path)))
-            }
+            Err(error) if error.status == 405 => Some(
+                error
+                    .response()
+                    .header("Allow", router::allowed_methods(&request.path)),
+            ),
             Err(error) => Some(error.response()),
         };
         let Some(response) = response else { return }; // a job will answer
@@ -185,10 +217,20 @@ impl<B: Backend> App<B> {
         let loading = self.backend.is_none();
         let result = match route {
             Route::Preflight => Ok(preflight()),
-            Route::ChatPage => Ok(Response::with_body(200, "text/html; charset=utf-8", CHAT_PAGE.unwrap_or_default())),
-            Route::Health if loading => Ok(Response::json(503, &json!({"status": "loading"})).header("Retry-After", "1")),
+            Route::ChatPage => Ok(Response::with_body(
+                200,
+                "text/html; charset=utf-8",
+                CHAT_PAGE.unwrap_or_default(),
+            )),
+            Route::Health if loading => {
+                Ok(Response::json(503, &json!({"status": "loading"})).header("Retry-After", "1"))
+            }
             Route::Health => Ok(Response::json(200, &json!({"status": "ok"}))),
-            _ if loading => Err(ApiError::unavailable("model_loading", "the model is still loading; retry shortly", 1)),
+            _ if loading => Err(ApiError::unavailable(
+                "model_loading",
+                "the model is still loading; retry shortly",
+                1,
+            )),
             Route::Metrics => {
                 let text = self.metrics.render(self.scheduler.load());
                 Ok(Response::with_body(200, "text/plain; version=0.0.4", text))
@@ -219,14 +261,22 @@ impl<B: Backend> App<B> {
 
     fn model(&self, id: &str) -> Result<Response, ApiError> {
         let models = self.models();
-        let found = models["data"].as_array().and_then(|list| list.iter().find(|m| m["id"] == id)).cloned();
-        found
-            .map(|m| Response::json(200, &m))
-            .ok_or_else(|| ApiError::not_found("model_not_found", format!("model `{id}` does not exist")))
+        let found = models["data"]
+            .as_array()
+            .and_then(|list| list.iter().find(|m| m["id"] == id))
+            .cloned();
+        found.map(|m| Response::json(200, &m)).ok_or_else(|| {
+            ApiError::not_found("model_not_found", format!("model `{id}` does not exist"))
+        })
     }
 
     /// Checks the model name, then queues a generation job, which will answer the request.
-    fn submit(&mut self, conn: ConnId, request: &Request, spec: GenerationSpec) -> Result<(), ApiError> {
+    fn submit(
+        &mut self,
+        conn: ConnId,
+        request: &Request,
+        spec: GenerationSpec,
+    ) -> Result<(), ApiError> {
         self.check_chat_model(&spec.model)?;
         let created = unix_time();
         self.next_id += 1;
@@ -236,7 +286,15 @@ impl<B: Backend> App<B> {
         };
         let id = format!("{prefix}-{created:x}{:06x}", self.next_id);
         let n_ctx = self.config.chat.ctx_size;
-        let job = Job::new(conn, spec, id, created, request.keep_alive, request.http11, n_ctx);
+        let job = Job::new(
+            conn,
+            spec,
+            id,
+            created,
+            request.keep_alive,
+            request.http11,
+            n_ctx,
+        );
         if self.scheduler.submit(job).is_err() {
             return Err(ApiError::unavailable(
                 "server_busy",
@@ -261,7 +319,10 @@ impl<B: Backend> App<B> {
         }
         Err(ApiError::not_found(
             "model_not_found",
-            format!("model `{model}` is not a chat model here; use `{}`", self.config.chat.name),
+            format!(
+                "model `{model}` is not a chat model here; use `{}`",
+                self.config.chat.name
+            ),
         ))
     }
 
@@ -277,10 +338,17 @@ impl<B: Backend> App<B> {
         if spec.model.as_deref().is_some_and(|m| m != model.name) {
             return Err(ApiError::not_found(
                 "model_not_found",
-                format!("model `{}` is not an embedding model here; use `{}`", spec.model.unwrap_or_default(), model.name),
+                format!(
+                    "model `{}` is not an embedding model here; use `{}`",
+                    spec.model.unwrap_or_default(),
+                    model.name
+                ),
             ));
         }
-        let backend = self.backend.as_mut().ok_or_else(|| ApiError::unavailable("model_loading", "loading", 1))?;
+        let backend = self
+            .backend
+            .as_mut()
+            .ok_or_else(|| ApiError::unavailable("model_loading", "loading", 1))?;
 
         // TODO(#4): embeddings run synchronously and pause the generation slots meanwhile.
         let mut vectors = Vec::with_capacity(spec.inputs.len());
@@ -301,17 +369,25 @@ impl<B: Backend> App<B> {
             vectors.push(embedding.vector);
         }
         self.metrics.prompt_only(tokens);
-        Ok(Response::json(200, &embeddings::response(&model.name, &vectors, spec.base64, tokens)))
+        Ok(Response::json(
+            200,
+            &embeddings::response(&model.name, &vectors, spec.base64, tokens),
+        ))
     }
 }
 
 fn preflight() -> Response {
     Response::with_body(204, "text/plain", Vec::new())
         .header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-        .header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+        .header(
+            "Access-Control-Allow-Headers",
+            "Authorization, Content-Type",
+        )
         .header("Access-Control-Max-Age", "86400")
 }
 
 fn unix_time() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -16,7 +16,11 @@ use crate::templates::{PromptTemplate, UnknownTemplate};
 
 /// The flags, as clap parses them.
 #[derive(Clone, Debug, Parser)]
-#[command(name = "llama-api-server", version, about = "OpenAI-compatible API server on WASI-NN")]
+#[command(
+    name = "llama-api-server",
+    version,
+    about = "OpenAI-compatible API server on WASI-NN"
+)]
 pub struct Args {
     /// Model names reported by the API: chat model, then embedding model (comma-separated).
     #[arg(long, short = 'n', default_value = "default")]
@@ -185,13 +189,18 @@ impl ServerConfig {
     pub fn from_args(args: Args, env_api_key: Option<String>) -> Result<Self, ConfigError> {
         let aliases = split_list(&args.model_alias);
         if aliases.len() > 2 {
-            return Err(ConfigError::TooManyModels { found: aliases.len() });
+            return Err(ConfigError::TooManyModels {
+                found: aliases.len(),
+            });
         }
         let names = split_list(&args.model_name);
         let ctx = numbers("ctx-size", &args.ctx_size)?;
         let batch = numbers("batch-size", &args.batch_size)?;
         let model = |i: usize, default_name: &str| ModelConfig {
-            name: names.get(i).cloned().unwrap_or_else(|| default_name.to_owned()),
+            name: names
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| default_name.to_owned()),
             alias: aliases[i].clone(),
             ctx_size: *ctx.get(i).unwrap_or(&ctx[0]),
             batch_size: *batch.get(i).unwrap_or(&batch[0]),
@@ -232,8 +241,12 @@ impl ServerConfig {
 
     /// Whether `Authorization` header value `header` grants access.
     pub fn authorized(&self, header: Option<&str>) -> bool {
-        let Some(key) = &self.api_key else { return true };
-        let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")) else { return false };
+        let Some(key) = &self.api_key else {
+            return true;
+        };
+        let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
+            return false;
+        };
         constant_time_eq(token.trim().as_bytes(), key.as_bytes())
     }
 
@@ -289,7 +302,10 @@ fn split_list(text: &str) -> Vec<String> {
 fn numbers(flag: &'static str, text: &str) -> Result<Vec<u32>, ConfigError> {
     let list = split_list(text);
     if list.len() > 2 {
-        return Err(ConfigError::TooManyValues { flag, found: list.len() });
+        return Err(ConfigError::TooManyValues {
+            flag,
+            found: list.len(),
+        });
     }
     list.into_iter()
         .map(|value| match value.parse::<u32>() {
@@ -309,8 +325,9 @@ mod tests {
     use super::*;
 
     fn config(args: &[&str]) -> ServerConfig {
-        let args = Args::try_parse_from(std::iter::once("llama-api-server").chain(args.iter().copied()))
-            .expect("flags parse");
+        let args =
+            Args::try_parse_from(std::iter::once("llama-api-server").chain(args.iter().copied()))
+                .expect("flags parse");
         ServerConfig::from_args(args, None).expect("flags are valid")
     }
 
@@ -328,26 +345,48 @@ mod tests {
     #[test]
     fn two_aliases_load_an_embedding_model_with_its_own_sizes() {
         let config = config(&[
-            "--model-alias", "chat,embed", "--model-name", "smol,minilm", "--ctx-size", "2048,512",
+            "--model-alias",
+            "chat,embed",
+            "--model-name",
+            "smol,minilm",
+            "--ctx-size",
+            "2048,512",
         ]);
         let embedding = config.embedding.as_ref().expect("embedding model");
-        assert_eq!((embedding.alias.as_str(), embedding.name.as_str()), ("embed", "minilm"));
+        assert_eq!(
+            (embedding.alias.as_str(), embedding.name.as_str()),
+            ("embed", "minilm")
+        );
         assert_eq!((config.chat.ctx_size, embedding.ctx_size), (2048, 512));
         assert_eq!(embedding.batch_size, 512);
-        let metadata: Value = serde_json::from_str(&config.embedding_graph_metadata().unwrap()).unwrap();
-        assert_eq!(metadata, json!({"ctx-size": 512, "batch-size": 512, "embedding": true}));
+        let metadata: Value =
+            serde_json::from_str(&config.embedding_graph_metadata().unwrap()).unwrap();
+        assert_eq!(
+            metadata,
+            json!({"ctx-size": 512, "batch-size": 512, "embedding": true})
+        );
     }
 
     #[test]
     fn port_binds_all_interfaces() {
-        assert_eq!(config(&["--port", "9000"]).socket_addr, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(
+            config(&["--port", "9000"]).socket_addr,
+            "0.0.0.0:9000".parse().unwrap()
+        );
         let local = config(&["--socket-addr", "127.0.0.1:8123"]);
         assert_eq!(local.socket_addr, "127.0.0.1:8123".parse().unwrap());
     }
 
     #[test]
     fn chat_metadata_carries_defaults_and_reverse_prompt() {
-        let config = config(&["--threads", "2", "--reverse-prompt", "User:", "--n-predict", "64"]);
+        let config = config(&[
+            "--threads",
+            "2",
+            "--reverse-prompt",
+            "User:",
+            "--n-predict",
+            "64",
+        ]);
         let metadata: Value = serde_json::from_str(&config.chat_graph_metadata()).unwrap();
         assert_eq!(metadata["threads"], 2);
         assert_eq!(metadata["reverse-prompt"], "User:");
@@ -364,7 +403,10 @@ mod tests {
         assert!(!config.authorized(Some("Bearer wrong")));
         assert!(!config.authorized(Some("sekrit")));
         assert!(!config.authorized(None));
-        assert!(!format!("{config:?}").contains("sekrit"), "the key must not appear in logs");
+        assert!(
+            !format!("{config:?}").contains("sekrit"),
+            "the key must not appear in logs"
+        );
         assert!(config_open().authorized(None));
     }
 
@@ -378,9 +420,18 @@ mod tests {
             let args = Args::try_parse_from(std::iter::once("x").chain(a.iter().copied())).unwrap();
             ServerConfig::from_args(args, None)
         };
-        assert!(matches!(parse(&["--model-alias", "a,b,c"]), Err(ConfigError::TooManyModels { found: 3 })));
-        assert!(matches!(parse(&["--ctx-size", "lots"]), Err(ConfigError::NotANumber { .. })));
-        assert!(matches!(parse(&["--prompt-template", "vicuna-9"]), Err(ConfigError::Template(_))));
+        assert!(matches!(
+            parse(&["--model-alias", "a,b,c"]),
+            Err(ConfigError::TooManyModels { found: 3 })
+        ));
+        assert!(matches!(
+            parse(&["--ctx-size", "lots"]),
+            Err(ConfigError::NotANumber { .. })
+        ));
+        assert!(matches!(
+            parse(&["--prompt-template", "vicuna-9"]),
+            Err(ConfigError::Template(_))
+        ));
         assert!(Args::try_parse_from(["x", "--parallel", "0"]).is_err());
     }
 }

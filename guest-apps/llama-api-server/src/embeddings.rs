@@ -8,7 +8,11 @@ pub fn response(model: &str, vectors: &[Vec<f32>], base64: bool, prompt_tokens: 
         .iter()
         .enumerate()
         .map(|(index, vector)| {
-            let embedding = if base64 { Value::String(encode_base64(&le_bytes(vector))) } else { json!(vector) };
+            let embedding = if base64 {
+                Value::String(encode_base64(&le_bytes(vector)))
+            } else {
+                json!(vector)
+            };
             json!({"object": "embedding", "index": index, "embedding": embedding})
         })
         .collect();
@@ -28,7 +32,11 @@ pub fn parse_vector(bytes: &[u8]) -> Option<Vec<f32>> {
         Value::Object(map) => map.get("embedding")?,
         _ => return None,
     };
-    array.as_array()?.iter().map(|x| x.as_f64().map(|x| x as f32)).collect()
+    array
+        .as_array()?
+        .iter()
+        .map(|x| x.as_f64().map(|x| x as f32))
+        .collect()
 }
 
 fn le_bytes(vector: &[f32]) -> Vec<u8> {
@@ -40,7 +48,11 @@ fn encode_base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for group in bytes.chunks(3) {
-        let b = [group[0], *group.get(1).unwrap_or(&0), *group.get(2).unwrap_or(&0)];
+        let b = [
+            group[0],
+            *group.get(1).unwrap_or(&0),
+            *group.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= group.len() {
@@ -70,7 +82,10 @@ mod tests {
     #[test]
     fn parses_both_host_shapes() {
         assert_eq!(parse_vector(b"[0.5,-1]"), Some(vec![0.5, -1.0]));
-        assert_eq!(parse_vector(br#"{"n_embedding":2,"embedding":[1,2]}"#), Some(vec![1.0, 2.0]));
+        assert_eq!(
+            parse_vector(br#"{"n_embedding":2,"embedding":[1,2]}"#),
+            Some(vec![1.0, 2.0])
+        );
         assert_eq!(parse_vector(b"{}"), None);
         assert_eq!(parse_vector(b"[\"x\"]"), None);
     }
@@ -81,6 +96,9 @@ mod tests {
         assert_eq!(body["data"][1]["embedding"], json!([2.0]));
         assert_eq!(body["data"][1]["index"], 1);
         assert_eq!(body["usage"]["prompt_tokens"], 7);
-        assert_eq!(response("m", &[vec![1.0]], true, 1)["data"][0]["embedding"], "AACAPw==");
+        assert_eq!(
+            response("m", &[vec![1.0]], true, 1)["data"][0]["embedding"],
+            "AACAPw=="
+        );
     }
 }

@@ -21,8 +21,19 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: u16, kind: &'static str, code: Option<&'static str>, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), kind, code, retry_after: None }
+    fn new(
+        status: u16,
+        kind: &'static str,
+        code: Option<&'static str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            kind,
+            code,
+            retry_after: None,
+        }
     }
 
     /// 400: the request is not valid.
@@ -67,7 +78,10 @@ impl ApiError {
 
     /// 503: busy or not ready; retry later.
     pub fn unavailable(code: &'static str, message: impl Into<String>, retry_after: u32) -> Self {
-        Self { retry_after: Some(retry_after), ..Self::new(503, "server_error", Some(code), message) }
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(503, "server_error", Some(code), message)
+        }
     }
 
     /// The error as a status code plus an extra HTTP status (413, 431, 501) from the HTTP layer.
@@ -113,6 +127,9 @@ mod tests {
         let response = error.response();
         assert_eq!(response.status, 503);
         assert!(response.headers.contains(&("Retry-After", "2".to_owned())));
-        assert_eq!(ApiError::invalid("x").body()["error"]["code"], serde_json::Value::Null);
+        assert_eq!(
+            ApiError::invalid("x").body()["error"]["code"],
+            serde_json::Value::Null
+        );
     }
 }

@@ -35,7 +35,10 @@ pub struct Request {
 impl Request {
     /// The first value of header `name` (lower case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -98,7 +101,11 @@ pub struct RequestReader {
 impl RequestReader {
     /// A reader that rejects bodies over `max_body` bytes.
     pub fn new(max_body: usize) -> Self {
-        Self { buffer: Vec::new(), max_body, continue_sent: false }
+        Self {
+            buffer: Vec::new(),
+            max_body,
+            continue_sent: false,
+        }
     }
 
     /// Appends bytes read from the socket.
@@ -122,7 +129,11 @@ impl RequestReader {
             }
             Ok(httparse::Status::Partial) => return Ok(ReadOutcome::Incomplete),
             Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeadTooLarge),
-            Err(error) => return Err(HttpError::Malformed { reason: error.to_string() }),
+            Err(error) => {
+                return Err(HttpError::Malformed {
+                    reason: error.to_string(),
+                })
+            }
         };
         if head_len > MAX_HEAD_SIZE {
             return Err(HttpError::HeadTooLarge);
@@ -136,9 +147,19 @@ impl RequestReader {
         let headers: Vec<(String, String)> = parsed
             .headers
             .iter()
-            .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).trim().to_owned()))
+            .map(|h| {
+                (
+                    h.name.to_ascii_lowercase(),
+                    String::from_utf8_lossy(h.value).trim().to_owned(),
+                )
+            })
             .collect();
-        let find = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        let find = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
         if find("transfer-encoding").is_some_and(|v| !v.eq_ignore_ascii_case("identity")) {
             return Err(HttpError::UnsupportedTransferEncoding);
         }
@@ -149,7 +170,10 @@ impl RequestReader {
             })?,
         };
         if length > self.max_body {
-            return Err(HttpError::BodyTooLarge { length, limit: self.max_body });
+            return Err(HttpError::BodyTooLarge {
+                length,
+                limit: self.max_body,
+            });
         }
         let connection = find("connection").map(str::to_ascii_lowercase);
         let keep_alive = match connection.as_deref() {
@@ -171,7 +195,14 @@ impl RequestReader {
         let body = self.buffer[head_len..head_len + length].to_vec();
         self.buffer.drain(..head_len + length);
         self.continue_sent = false;
-        Ok(ReadOutcome::Request(Request { method, path, headers, body, keep_alive, http11 }))
+        Ok(ReadOutcome::Request(Request {
+            method,
+            path,
+            headers,
+            body,
+            keep_alive,
+            http11,
+        }))
     }
 }
 
@@ -194,12 +225,22 @@ pub struct Response {
 impl Response {
     /// A JSON response.
     pub fn json(status: u16, body: &serde_json::Value) -> Self {
-        Self { status, headers: Vec::new(), content_type: "application/json", body: body.to_string().into_bytes() }
+        Self {
+            status,
+            headers: Vec::new(),
+            content_type: "application/json",
+            body: body.to_string().into_bytes(),
+        }
     }
 
     /// A response with the given content type.
     pub fn with_body(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Self {
-        Self { status, headers: Vec::new(), content_type, body: body.into() }
+        Self {
+            status,
+            headers: Vec::new(),
+            content_type,
+            body: body.into(),
+        }
     }
 
     /// Adds a header.
@@ -211,7 +252,12 @@ impl Response {
     /// The bytes on the wire.
     pub fn to_bytes(&self, keep_alive: bool) -> Vec<u8> {
         let mut head = status_line(self.status);
-        let _ = write!(head, "Content-Type: {}\r\nContent-Length: {}\r\n", self.content_type, self.body.len());
+        let _ = write!(
+            head,
+            "Content-Type: {}\r\nContent-Length: {}\r\n",
+            self.content_type,
+            self.body.len()
+        );
         write_common(&mut head, &self.headers, keep_alive);
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(&self.body);
@@ -222,7 +268,10 @@ impl Response {
 /// The head of a streamed response: chunked for HTTP/1.1 clients, else closed at the end.
 pub fn stream_head(content_type: &str, chunked: bool, keep_alive: bool) -> Vec<u8> {
     let mut head = status_line(200);
-    let _ = write!(head, "Content-Type: {content_type}\r\nCache-Control: no-cache\r\n");
+    let _ = write!(
+        head,
+        "Content-Type: {content_type}\r\nCache-Control: no-cache\r\n"
+    );
     if chunked {
         head.push_str("Transfer-Encoding: chunked\r\n");
     }
@@ -290,7 +339,9 @@ mod tests {
     #[test]
     fn reads_a_body_split_across_reads_and_pipelined_requests() {
         let mut reader = RequestReader::new(1024);
-        reader.extend(b"POST /v1/chat/completions?x=1 HTTP/1.1\r\nContent-Length: 7\r\nHost: a\r\n\r\n{\"a\"");
+        reader.extend(
+            b"POST /v1/chat/completions?x=1 HTTP/1.1\r\nContent-Length: 7\r\nHost: a\r\n\r\n{\"a\"",
+        );
         assert_eq!(reader.next_request(), Ok(ReadOutcome::Incomplete));
         reader.extend(b":1}GET /health HTTP/1.1\r\n\r\n");
         let requests = read_all(&mut reader);
@@ -299,7 +350,10 @@ mod tests {
         assert_eq!(requests[0].body, b"{\"a\":1}");
         assert_eq!(requests[0].header("host"), Some("a"));
         assert!(requests[0].keep_alive);
-        assert_eq!((requests[1].method.as_str(), requests[1].path.as_str()), ("GET", "/health"));
+        assert_eq!(
+            (requests[1].method.as_str(), requests[1].path.as_str()),
+            ("GET", "/health")
+        );
         assert_eq!(reader.buffered(), 0);
     }
 
@@ -316,7 +370,13 @@ mod tests {
         let mut reader = RequestReader::new(10);
         reader.extend(b"POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n");
         let error = reader.next_request().unwrap_err();
-        assert_eq!(error, HttpError::BodyTooLarge { length: 11, limit: 10 });
+        assert_eq!(
+            error,
+            HttpError::BodyTooLarge {
+                length: 11,
+                limit: 10
+            }
+        );
         assert_eq!(error.status(), 413);
     }
 
@@ -351,7 +411,9 @@ mod tests {
 
     #[test]
     fn responses_carry_length_and_connection() {
-        let bytes = Response::with_body(404, "text/plain", "no").header("X-A", "1").to_bytes(false);
+        let bytes = Response::with_body(404, "text/plain", "no")
+            .header("X-A", "1")
+            .to_bytes(false);
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"));
         assert!(text.contains("Content-Length: 2\r\n"));
@@ -362,7 +424,10 @@ mod tests {
     #[test]
     fn chunked_stream_framing() {
         let head = String::from_utf8(stream_head("text/event-stream", true, true)).unwrap();
-        assert!(head.contains("Transfer-Encoding: chunked\r\n") && head.contains("Connection: keep-alive"));
+        assert!(
+            head.contains("Transfer-Encoding: chunked\r\n")
+                && head.contains("Connection: keep-alive")
+        );
         assert_eq!(stream_piece(b"data: x\n\n", true), b"9\r\ndata: x\n\n\r\n");
         assert_eq!(stream_piece(b"abc", false), b"abc");
         let plain = String::from_utf8(stream_head("text/event-stream", false, true)).unwrap();

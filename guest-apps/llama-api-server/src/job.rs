@@ -69,7 +69,15 @@ pub struct Job {
 
 impl Job {
     /// A job answering `spec` on `conn`; `n_ctx` is reported when a prompt is too long.
-    pub fn new(conn: ConnId, spec: GenerationSpec, id: String, created: u64, keep_alive: bool, http11: bool, n_ctx: u32) -> Self {
+    pub fn new(
+        conn: ConnId,
+        spec: GenerationSpec,
+        id: String,
+        created: u64,
+        keep_alive: bool,
+        http11: bool,
+        n_ctx: u32,
+    ) -> Self {
         let filter = StopFilter::new(&spec.stops);
         Self {
             conn,
@@ -94,7 +102,12 @@ impl Job {
     }
 
     /// Hands the current prompt to the backend.
-    pub fn begin(&mut self, backend: &mut impl Backend, slot: usize, out: &mut Vec<u8>) -> Progress {
+    pub fn begin(
+        &mut self,
+        backend: &mut impl Backend,
+        slot: usize,
+        out: &mut Vec<u8>,
+    ) -> Progress {
         let prompt = &self.spec.prompts[self.prompt];
         match backend.start(slot, prompt, &self.spec.metadata) {
             Ok(()) => Progress::Running,
@@ -103,7 +116,12 @@ impl Job {
     }
 
     /// Generates one token and writes what became sendable.
-    pub fn advance(&mut self, backend: &mut impl Backend, slot: usize, out: &mut Vec<u8>) -> Progress {
+    pub fn advance(
+        &mut self,
+        backend: &mut impl Backend,
+        slot: usize,
+        out: &mut Vec<u8>,
+    ) -> Progress {
         let step = match backend.step(slot) {
             Ok(step) => step,
             Err(error) => return self.fail(error, out),
@@ -118,19 +136,27 @@ impl Job {
             Step::ContextFull => (self.filter.finish(), Some("length")),
         };
         self.send_text(&text, out);
-        let Some(mut reason) = finish else { return Progress::Running };
+        let Some(mut reason) = finish else {
+            return Progress::Running;
+        };
 
         // this prompt is done: record its choice, then start the next one or finish
         let counts = backend.counts(slot).unwrap_or_default();
         backend.reset(slot);
         if reason.is_empty() {
-            let limit_reached = self.spec.max_tokens.is_some_and(|max| counts.output_tokens >= max);
+            let limit_reached = self
+                .spec
+                .max_tokens
+                .is_some_and(|max| counts.output_tokens >= max);
             reason = if limit_reached { "length" } else { "stop" };
         }
         self.usage.input_tokens += counts.input_tokens;
         self.usage.output_tokens += counts.output_tokens;
         let text = std::mem::take(&mut self.filter).output().to_owned();
-        self.choices.push(Choice { text, finish_reason: reason });
+        self.choices.push(Choice {
+            text,
+            finish_reason: reason,
+        });
         if self.spec.stream {
             let chunk = self.chunk(self.prompt, "", Some(reason));
             self.send_event(&chunk, out);
@@ -193,12 +219,19 @@ impl Job {
     }
 
     fn outcome(&self, status: u16) -> Outcome {
-        let seconds = self.first_token_at.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        let seconds = self
+            .first_token_at
+            .map_or(0.0, |t| t.elapsed().as_secs_f64());
         let label = match self.spec.endpoint {
             Endpoint::Chat => "chat",
             Endpoint::Completion => "completions",
         };
-        Outcome { label, status, usage: self.usage, seconds }
+        Outcome {
+            label,
+            status,
+            usage: self.usage,
+            seconds,
+        }
     }
 
     fn send_text(&mut self, text: &str, out: &mut Vec<u8>) {
@@ -221,7 +254,11 @@ impl Job {
     fn start_stream(&mut self, out: &mut Vec<u8>) {
         if !self.head_sent {
             self.head_sent = true;
-            out.extend(http::stream_head("text/event-stream", self.chunked, self.keep_alive));
+            out.extend(http::stream_head(
+                "text/event-stream",
+                self.chunked,
+                self.keep_alive,
+            ));
         }
     }
 
@@ -259,10 +296,16 @@ impl Job {
         let mut value = self.envelope(self.chunk_object());
         let choice = match self.spec.endpoint {
             Endpoint::Chat => {
-                let delta = if finish.is_some() { json!({}) } else { json!({"content": text}) };
+                let delta = if finish.is_some() {
+                    json!({})
+                } else {
+                    json!({"content": text})
+                };
                 json!({"index": index, "delta": delta, "logprobs": null, "finish_reason": finish})
             }
-            Endpoint::Completion => json!({"index": index, "text": text, "logprobs": null, "finish_reason": finish}),
+            Endpoint::Completion => {
+                json!({"index": index, "text": text, "logprobs": null, "finish_reason": finish})
+            }
         };
         value["choices"] = json!([choice]);
         value
@@ -270,18 +313,36 @@ impl Job {
 
     fn full_response(&self) -> Value {
         let (object, choices): (&str, Vec<Value>) = match self.spec.endpoint {
-            Endpoint::Chat => ("chat.completion", self.choices.iter().enumerate().map(|(i, c)| json!({
-                "index": i,
-                "message": {"role": "assistant", "content": c.text},
-                "logprobs": null,
-                "finish_reason": c.finish_reason,
-            })).collect()),
-            Endpoint::Completion => ("text_completion", self.choices.iter().enumerate().map(|(i, c)| json!({
-                "index": i,
-                "text": c.text,
-                "logprobs": null,
-                "finish_reason": c.finish_reason,
-            })).collect()),
+            Endpoint::Chat => (
+                "chat.completion",
+                self.choices
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        json!({
+                            "index": i,
+                            "message": {"role": "assistant", "content": c.text},
+                            "logprobs": null,
+                            "finish_reason": c.finish_reason,
+                        })
+                    })
+                    .collect(),
+            ),
+            Endpoint::Completion => (
+                "text_completion",
+                self.choices
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        json!({
+                            "index": i,
+                            "text": c.text,
+                            "logprobs": null,
+                            "finish_reason": c.finish_reason,
+                        })
+                    })
+                    .collect(),
+            ),
         };
         let mut value = self.envelope(object);
         value["choices"] = Value::Array(choices);

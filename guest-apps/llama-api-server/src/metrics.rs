@@ -48,18 +48,61 @@ impl Metrics {
     /// The Prometheus text format.
     pub fn render(&self, load: Load) -> String {
         let mut out = String::new();
-        family(&mut out, "nnedge_requests_total", "counter", "HTTP requests answered, by endpoint and status.");
+        family(
+            &mut out,
+            "nnedge_requests_total",
+            "counter",
+            "HTTP requests answered, by endpoint and status.",
+        );
         for ((endpoint, status), count) in &self.requests {
-            let _ = writeln!(out, "nnedge_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "nnedge_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {count}"
+            );
         }
         let gauges: [(&str, &str, &str, f64); 8] = [
-            ("nnedge_prompt_tokens_total", "counter", "Prompt tokens processed.", self.prompt_tokens as f64),
-            ("nnedge_generated_tokens_total", "counter", "Tokens generated.", self.generated_tokens as f64),
-            ("nnedge_generation_seconds_total", "counter", "Time spent in finished generations.", self.generation_seconds),
-            ("nnedge_tokens_per_second", "gauge", "Generation speed of the last finished request.", self.last_tokens_per_second),
-            ("nnedge_active_slots", "gauge", "Slots generating now.", load.active_slots as f64),
-            ("nnedge_slots", "gauge", "Generation slots (--parallel).", load.slots as f64),
-            ("nnedge_queue_length", "gauge", "Requests waiting for a slot.", load.queued as f64),
+            (
+                "nnedge_prompt_tokens_total",
+                "counter",
+                "Prompt tokens processed.",
+                self.prompt_tokens as f64,
+            ),
+            (
+                "nnedge_generated_tokens_total",
+                "counter",
+                "Tokens generated.",
+                self.generated_tokens as f64,
+            ),
+            (
+                "nnedge_generation_seconds_total",
+                "counter",
+                "Time spent in finished generations.",
+                self.generation_seconds,
+            ),
+            (
+                "nnedge_tokens_per_second",
+                "gauge",
+                "Generation speed of the last finished request.",
+                self.last_tokens_per_second,
+            ),
+            (
+                "nnedge_active_slots",
+                "gauge",
+                "Slots generating now.",
+                load.active_slots as f64,
+            ),
+            (
+                "nnedge_slots",
+                "gauge",
+                "Generation slots (--parallel).",
+                load.slots as f64,
+            ),
+            (
+                "nnedge_queue_length",
+                "gauge",
+                "Requests waiting for a slot.",
+                load.queued as f64,
+            ),
             ("nnedge_up", "gauge", "1 once the model is loaded.", 1.0),
         ];
         for (name, kind, help, value) in gauges {
@@ -85,7 +128,11 @@ mod tests {
         metrics.request("chat", 200);
         metrics.request("chat", 400);
         metrics.generation(10, 20, 2.0);
-        let text = metrics.render(Load { active_slots: 1, slots: 4, queued: 2 });
+        let text = metrics.render(Load {
+            active_slots: 1,
+            slots: 4,
+            queued: 2,
+        });
         assert!(text.contains("nnedge_requests_total{endpoint=\"chat\",status=\"200\"} 2\n"));
         assert!(text.contains("nnedge_requests_total{endpoint=\"chat\",status=\"400\"} 1\n"));
         assert!(text.contains("nnedge_prompt_tokens_total 10\n"));

@@ -60,13 +60,26 @@ struct Server {
 /// Binds, loads the models and serves until a fatal error.
 pub fn serve(config: ServerConfig) -> Result<(), ServeError> {
     let addr = config.socket_addr;
-    let listener = TcpListener::bind(addr, true).map_err(|source| ServeError::Bind { addr, source })?;
-    let mut server = Server { listener, app: App::new(config.clone()), streams: BTreeMap::new(), next_id: 0 };
+    let listener =
+        TcpListener::bind(addr, true).map_err(|source| ServeError::Bind { addr, source })?;
+    let mut server = Server {
+        listener,
+        app: App::new(config.clone()),
+        streams: BTreeMap::new(),
+        next_id: 0,
+    };
     server.turn(false)?;
 
-    eprintln!("llama-api-server: loading model `{}` (alias `{}`)", config.chat.name, config.chat.alias);
+    eprintln!(
+        "llama-api-server: loading model `{}` (alias `{}`)",
+        config.chat.name, config.chat.alias
+    );
     server.app.ready(NnBackend::load(&config)?);
-    let embedding = config.embedding.as_ref().map(|m| format!(", embeddings `{}`", m.name)).unwrap_or_default();
+    let embedding = config
+        .embedding
+        .as_ref()
+        .map(|m| format!(", embeddings `{}`", m.name))
+        .unwrap_or_default();
     println!(
         "llama-api-server listening on http://{addr} (model `{}`{embedding}, template {}, {} slots)",
         config.chat.name,
@@ -85,7 +98,13 @@ pub fn serve(config: ServerConfig) -> Result<(), ServeError> {
 impl Server {
     /// Polls once and handles every ready socket; blocks only if `block`.
     fn turn(&mut self, block: bool) -> Result<(), ServeError> {
-        let mut subscriptions = vec![Subscription::io(LISTENER, &self.listener, true, false, None)];
+        let mut subscriptions = vec![Subscription::io(
+            LISTENER,
+            &self.listener,
+            true,
+            false,
+            None,
+        )];
         for (&id, stream) in &self.streams {
             let read = self.app.wants_read(id);
             let write = !self.app.output(id).is_empty();
@@ -138,7 +157,9 @@ impl Server {
     fn read(&mut self, id: ConnId) {
         let mut buffer = vec![0u8; READ_CHUNK];
         while self.app.wants_read(id) {
-            let Some(stream) = self.streams.get_mut(&id) else { return };
+            let Some(stream) = self.streams.get_mut(&id) else {
+                return;
+            };
             match stream.read(&mut buffer) {
                 Ok(0) => return self.close(id),
                 Ok(n) => self.app.receive(id, &buffer[..n]),
@@ -153,7 +174,9 @@ impl Server {
     /// last response is out.
     fn flush(&mut self, id: ConnId) {
         loop {
-            let Some(stream) = self.streams.get_mut(&id) else { return };
+            let Some(stream) = self.streams.get_mut(&id) else {
+                return;
+            };
             let output = self.app.output(id);
             if output.is_empty() {
                 break;

@@ -10,8 +10,8 @@ use llama_api_server::backend::{Backend, BackendError, Embedding, Step, TokenCou
 use llama_api_server::config::ServerConfig;
 use llama_api_server::embeddings;
 use wasmedge_wasi_nn::{
-    BackendError as NnError, Error, ExecutionTarget, Graph, GraphBuilder, GraphEncoding, GraphExecutionContext,
-    TensorType,
+    BackendError as NnError, Error, ExecutionTarget, Graph, GraphBuilder, GraphEncoding,
+    GraphExecutionContext, TensorType,
 };
 
 /// Bytes reserved for one token's text.
@@ -30,7 +30,9 @@ pub struct NnBackend {
 
 impl std::fmt::Debug for NnBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NnBackend").field("slots", &self.slots.len()).finish_non_exhaustive()
+        f.debug_struct("NnBackend")
+            .field("slots", &self.slots.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -47,7 +49,8 @@ impl NnBackend {
     /// Loads the chat graph (and the embedding graph, if configured) and creates the slots.
     pub fn load(config: &ServerConfig) -> Result<Self, LoadError> {
         let alias = &config.chat.alias;
-        let chat = load_graph(alias, config.chat_graph_metadata()).map_err(load_error("load the graph", alias))?;
+        let chat = load_graph(alias, config.chat_graph_metadata())
+            .map_err(load_error("load the graph", alias))?;
         let slots = (0..config.parallel)
             .map(|_| chat.init_execution_context())
             .collect::<Result<Vec<_>, _>>()
@@ -56,23 +59,35 @@ impl NnBackend {
         let embedding = match (&config.embedding, config.embedding_graph_metadata()) {
             (Some(model), Some(metadata)) => {
                 let alias = &model.alias;
-                let graph = load_graph(alias, metadata).map_err(load_error("load the graph", alias))?;
-                let context =
-                    graph.init_execution_context().map_err(load_error("create an execution context", alias))?;
+                let graph =
+                    load_graph(alias, metadata).map_err(load_error("load the graph", alias))?;
+                let context = graph
+                    .init_execution_context()
+                    .map_err(load_error("create an execution context", alias))?;
                 Some((graph, context))
             }
             _ => None,
         };
-        Ok(Self { _chat: chat, slots, embedding })
+        Ok(Self {
+            _chat: chat,
+            slots,
+            embedding,
+        })
     }
 }
 
 fn load_error<'a>(action: &'static str, alias: &'a str) -> impl Fn(Error) -> LoadError + 'a {
-    move |source| LoadError { action, alias: alias.to_owned(), source }
+    move |source| LoadError {
+        action,
+        alias: alias.to_owned(),
+        source,
+    }
 }
 
 fn load_graph(alias: &str, metadata: String) -> Result<Graph, Error> {
-    GraphBuilder::new(GraphEncoding::Ggml, ExecutionTarget::AUTO).config(metadata).build_from_cache(alias)
+    GraphBuilder::new(GraphEncoding::Ggml, ExecutionTarget::AUTO)
+        .config(metadata)
+        .build_from_cache(alias)
 }
 
 fn set_text(context: &mut GraphExecutionContext, index: usize, text: &str) -> Result<(), Error> {
@@ -81,7 +96,9 @@ fn set_text(context: &mut GraphExecutionContext, index: usize, text: &str) -> Re
 
 /// The backend's error code, for messages.
 fn code(error: &Error) -> i32 {
-    let Error::BackendError(error) = error else { return -1 };
+    let Error::BackendError(error) = error else {
+        return -1;
+    };
     match error {
         NnError::InvalidArgument => 1,
         NnError::InvalidEncoding => 2,
@@ -104,18 +121,38 @@ fn failed(operation: &'static str) -> impl Fn(Error) -> BackendError {
         Error::BackendError(NnError::InvalidArgument | NnError::InvalidEncoding) => {
             BackendError::InvalidArgument { operation }
         }
-        other => BackendError::Failed { operation, code: code(&other) },
+        other => BackendError::Failed {
+            operation,
+            code: code(&other),
+        },
     }
 }
 
 fn read_counts(context: &GraphExecutionContext, single: bool) -> Result<TokenCounts, BackendError> {
     let mut buffer = vec![0u8; METADATA_BUFFER];
-    let read = if single { context.get_output_single(1, &mut buffer) } else { context.get_output(1, &mut buffer) };
+    let read = if single {
+        context.get_output_single(1, &mut buffer)
+    } else {
+        context.get_output(1, &mut buffer)
+    };
     let n = read.map_err(failed("get_output(1)"))?;
-    let value: serde_json::Value = serde_json::from_slice(&buffer[..n.min(buffer.len())])
-        .map_err(|_| BackendError::Failed { operation: "parse output 1", code: 5 })?;
-    let field = |name: &str| value.get(name).and_then(serde_json::Value::as_u64).unwrap_or(0);
-    Ok(TokenCounts { input_tokens: field("input_tokens"), output_tokens: field("output_tokens") })
+    let value: serde_json::Value =
+        serde_json::from_slice(&buffer[..n.min(buffer.len())]).map_err(|_| {
+            BackendError::Failed {
+                operation: "parse output 1",
+                code: 5,
+            }
+        })?;
+    let field = |name: &str| {
+        value
+            .get(name)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0)
+    };
+    Ok(TokenCounts {
+        input_tokens: field("input_tokens"),
+        output_tokens: field("output_tokens"),
+    })
 }
 
 impl Backend for NnBackend {
@@ -137,12 +174,16 @@ impl Backend for NnBackend {
             Err(Error::BackendError(NnError::ContextFull)) => return Ok(Step::ContextFull),
             Err(Error::BackendError(NnError::PromptTooLong)) => {
                 let counts = read_counts(context, true)?;
-                return Err(BackendError::PromptTooLong { input_tokens: counts.input_tokens });
+                return Err(BackendError::PromptTooLong {
+                    input_tokens: counts.input_tokens,
+                });
             }
             Err(error) => return Err(failed("compute_single")(error)),
         }
         let mut buffer = vec![0u8; PIECE_BUFFER];
-        let n = context.get_output_single(0, &mut buffer).map_err(failed("get_output_single(0)"))?;
+        let n = context
+            .get_output_single(0, &mut buffer)
+            .map_err(failed("get_output_single(0)"))?;
         buffer.truncate(n);
         Ok(Step::Piece(buffer))
     }
@@ -157,21 +198,35 @@ impl Backend for NnBackend {
     }
 
     fn embed(&mut self, input: &str) -> Result<Embedding, BackendError> {
-        let (_, context) = self.embedding.as_mut().ok_or(BackendError::NoEmbeddingModel)?;
+        let (_, context) = self
+            .embedding
+            .as_mut()
+            .ok_or(BackendError::NoEmbeddingModel)?;
         set_text(context, 0, input).map_err(failed("set_input(0)"))?;
         match context.compute() {
             Ok(()) => {}
             Err(Error::BackendError(NnError::PromptTooLong)) => {
                 let counts = read_counts(context, false)?;
-                return Err(BackendError::PromptTooLong { input_tokens: counts.input_tokens });
+                return Err(BackendError::PromptTooLong {
+                    input_tokens: counts.input_tokens,
+                });
             }
             Err(error) => return Err(failed("compute")(error)),
         }
         let mut buffer = vec![0u8; EMBEDDING_BUFFER];
-        let n = context.get_output(0, &mut buffer).map_err(failed("get_output(0)"))?;
-        let vector = embeddings::parse_vector(&buffer[..n.min(buffer.len())])
-            .ok_or(BackendError::Failed { operation: "parse the embedding", code: 5 })?;
+        let n = context
+            .get_output(0, &mut buffer)
+            .map_err(failed("get_output(0)"))?;
+        let vector = embeddings::parse_vector(&buffer[..n.min(buffer.len())]).ok_or(
+            BackendError::Failed {
+                operation: "parse the embedding",
+                code: 5,
+            },
+        )?;
         let counts = read_counts(context, false)?;
-        Ok(Embedding { vector, input_tokens: counts.input_tokens })
+        Ok(Embedding {
+            vector,
+            input_tokens: counts.input_tokens,
+        })
     }
 }

@@ -122,8 +122,12 @@ pub struct EmbeddingSpec {
 
 /// Parses a JSON body into `T`, with OpenAI-style 400 errors.
 fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid_with_code("invalid_json", format!("request body is not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::invalid_with_code(
+            "invalid_json",
+            format!("request body is not valid JSON: {e}"),
+        )
+    })?;
     if !value.is_object() {
         return Err(ApiError::invalid("request body must be a JSON object"));
     }
@@ -140,13 +144,21 @@ pub fn requested_model(body: &[u8]) -> Option<String> {
 pub fn chat_request(body: &[u8], config: &ServerConfig) -> Result<GenerationSpec, ApiError> {
     let request: ChatRequest = parse_body(body)?;
     if request.messages.is_empty() {
-        return Err(ApiError::invalid("`messages` must contain at least one message"));
+        return Err(ApiError::invalid(
+            "`messages` must contain at least one message",
+        ));
     }
-    let messages = request.messages.into_iter().map(message).collect::<Result<Vec<_>, _>>()?;
-    let prompt = config
-        .template
-        .render(&messages)
-        .map_err(|error| ApiError::invalid(format!("cannot render `messages` with the {} template: {error}", config.template.name())))?;
+    let messages = request
+        .messages
+        .into_iter()
+        .map(message)
+        .collect::<Result<Vec<_>, _>>()?;
+    let prompt = config.template.render(&messages).map_err(|error| {
+        ApiError::invalid(format!(
+            "cannot render `messages` with the {} template: {error}",
+            config.template.name()
+        ))
+    })?;
     spec(Endpoint::Chat, vec![prompt], request.common, config)
 }
 
@@ -164,15 +176,22 @@ pub fn embedding_request(body: &[u8]) -> Result<EmbeddingSpec, ApiError> {
         None | Some("float") => false,
         Some("base64") => true,
         Some(other) => {
-            return Err(ApiError::invalid(format!("`encoding_format` `{other}` is not supported; use float or base64")))
+            return Err(ApiError::invalid(format!(
+                "`encoding_format` `{other}` is not supported; use float or base64"
+            )))
         }
     };
-    Ok(EmbeddingSpec { model: request.model, inputs: strings(request.input, "input")?, base64 })
+    Ok(EmbeddingSpec {
+        model: request.model,
+        inputs: strings(request.input, "input")?,
+        base64,
+    })
 }
 
 /// A string or a non-empty array of strings; token arrays are not supported.
 fn strings(value: Value, field: &str) -> Result<Vec<String>, ApiError> {
-    let unsupported = || ApiError::invalid(format!("`{field}` must be a string or an array of strings"));
+    let unsupported =
+        || ApiError::invalid(format!("`{field}` must be a string or an array of strings"));
     let list = match value {
         Value::String(s) => vec![s],
         Value::Array(items) => items
@@ -206,18 +225,32 @@ fn message(message: ChatMessage) -> Result<Message, ApiError> {
         Some(Value::String(text)) => text,
         Some(Value::Array(parts)) => parts
             .iter()
-            .map(|part| match (part.get("type").and_then(Value::as_str), part.get("text").and_then(Value::as_str)) {
-                (Some("text"), Some(text)) => Ok(text),
-                _ => Err(ApiError::invalid("only text content parts are supported")),
+            .map(|part| {
+                match (
+                    part.get("type").and_then(Value::as_str),
+                    part.get("text").and_then(Value::as_str),
+                ) {
+                    (Some("text"), Some(text)) => Ok(text),
+                    _ => Err(ApiError::invalid("only text content parts are supported")),
+                }
             })
             .collect::<Result<Vec<_>, _>>()?
             .join(""),
-        Some(_) => return Err(ApiError::invalid("message `content` must be a string or an array of parts")),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "message `content` must be a string or an array of parts",
+            ))
+        }
     };
     Ok(Message { role, content })
 }
 
-fn spec(endpoint: Endpoint, prompts: Vec<String>, common: Common, config: &ServerConfig) -> Result<GenerationSpec, ApiError> {
+fn spec(
+    endpoint: Endpoint,
+    prompts: Vec<String>,
+    common: Common,
+    config: &ServerConfig,
+) -> Result<GenerationSpec, ApiError> {
     if let Some(n) = common.n.filter(|&n| n != 1) {
         return Err(ApiError::invalid_with_code(
             "unsupported_parameter",
@@ -235,16 +268,33 @@ fn spec(endpoint: Endpoint, prompts: Vec<String>, common: Common, config: &Serve
 
     let model = common.model.unwrap_or_else(|| config.chat.name.clone());
     let stream = common.stream.unwrap_or(false);
-    let include_usage = stream && common.stream_options.and_then(|o| o.include_usage).unwrap_or(false);
+    let include_usage = stream
+        && common
+            .stream_options
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false);
     let stops = common.stop.map(OneOrMany::into_vec).unwrap_or_default();
     if stops.len() > 4 {
         return Err(ApiError::invalid("`stop` takes at most 4 sequences"));
     }
     let metadata = Value::Object(metadata).to_string();
-    Ok(GenerationSpec { endpoint, model, prompts, stream, include_usage, stops, max_tokens, metadata })
+    Ok(GenerationSpec {
+        endpoint,
+        model,
+        prompts,
+        stream,
+        include_usage,
+        stops,
+        max_tokens,
+        metadata,
+    })
 }
 
-fn sampling(common: &Common, config: &ServerConfig, max_tokens: Option<u64>) -> Result<Map<String, Value>, ApiError> {
+fn sampling(
+    common: &Common,
+    config: &ServerConfig,
+    max_tokens: Option<u64>,
+) -> Result<Map<String, Value>, ApiError> {
     let defaults = config.sampling;
     let temperature = common.temperature.unwrap_or(defaults.temp);
     if !(0.0..=2.0).contains(&temperature) {
@@ -259,30 +309,54 @@ fn sampling(common: &Common, config: &ServerConfig, max_tokens: Option<u64>) -> 
         if (-2.0..=2.0).contains(&value) {
             Ok(value)
         } else {
-            Err(ApiError::invalid(format!("`{name}` must be between -2 and 2")))
+            Err(ApiError::invalid(format!(
+                "`{name}` must be between -2 and 2"
+            )))
         }
     };
-    let presence = penalty(common.presence_penalty, defaults.presence_penalty, "presence_penalty")?;
-    let frequency = penalty(common.frequency_penalty, defaults.frequency_penalty, "frequency_penalty")?;
+    let presence = penalty(
+        common.presence_penalty,
+        defaults.presence_penalty,
+        "presence_penalty",
+    )?;
+    let frequency = penalty(
+        common.frequency_penalty,
+        defaults.frequency_penalty,
+        "frequency_penalty",
+    )?;
     // WASI-NN seeds are 32-bit; -1 asks the host for a random one.
-    let seed = common.seed.map_or(-1, |s| i64::from(s as u32 & 0x7FFF_FFFF));
+    let seed = common
+        .seed
+        .map_or(-1, |s| i64::from(s as u32 & 0x7FFF_FFFF));
 
     let mut map = Map::new();
-    map.insert("n-predict".into(), json!(max_tokens.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX))));
+    map.insert(
+        "n-predict".into(),
+        json!(max_tokens.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX))),
+    );
     map.insert("temp".into(), json!(temperature));
     map.insert("top-p".into(), json!(top_p));
     map.insert("presence-penalty".into(), json!(presence));
     map.insert("frequency-penalty".into(), json!(frequency));
     map.insert("repeat-penalty".into(), json!(defaults.repeat_penalty));
     map.insert("seed".into(), json!(seed));
-    map.insert("reverse-prompt".into(), json!(config.reverse_prompt.clone().unwrap_or_default()));
+    map.insert(
+        "reverse-prompt".into(),
+        json!(config.reverse_prompt.clone().unwrap_or_default()),
+    );
     Ok(map)
 }
 
 /// `response_format`: json_object and json_schema constrain the output with a grammar the
 /// host derives from a JSON schema; text (or none) clears any grammar a reused context had.
-fn response_format(format: Option<&Value>, metadata: &mut Map<String, Value>) -> Result<(), ApiError> {
-    let kind = format.and_then(|f| f.get("type")).and_then(Value::as_str).unwrap_or("text");
+fn response_format(
+    format: Option<&Value>,
+    metadata: &mut Map<String, Value>,
+) -> Result<(), ApiError> {
+    let kind = format
+        .and_then(|f| f.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("text");
     match kind {
         "text" => {
             metadata.insert("grammar".into(), json!(""));
@@ -329,12 +403,25 @@ mod tests {
         let spec = chat_request(body, &config()).unwrap();
         assert_eq!(spec.prompts.len(), 1);
         assert!(spec.prompts[0].contains("<|im_start|>user\nCapital of Japan?<|im_end|>"));
-        assert_eq!((spec.model.as_str(), spec.stream, spec.include_usage), ("m", true, true));
+        assert_eq!(
+            (spec.model.as_str(), spec.stream, spec.include_usage),
+            ("m", true, true)
+        );
         assert_eq!(spec.stops, ["\n"]);
         assert_eq!(spec.max_tokens, Some(5));
         let meta = metadata(&spec);
-        assert_eq!((meta["n-predict"].clone(), meta["temp"].clone(), meta["seed"].clone()), (json!(5), json!(0.0), json!(42)));
-        assert_eq!(meta["grammar"], "", "a plain request clears any earlier grammar");
+        assert_eq!(
+            (
+                meta["n-predict"].clone(),
+                meta["temp"].clone(),
+                meta["seed"].clone()
+            ),
+            (json!(5), json!(0.0), json!(42))
+        );
+        assert_eq!(
+            meta["grammar"], "",
+            "a plain request clears any earlier grammar"
+        );
     }
 
     #[test]
@@ -346,14 +433,22 @@ mod tests {
         let meta = metadata(&spec);
         assert_eq!((meta["temp"].as_f64().unwrap() * 10.0).round(), 7.0);
         assert_eq!(meta["seed"], -1);
-        let unlimited = chat_request(br#"{"messages":[{"role":"user","content":"hi"}]}"#, &config()).unwrap();
+        let unlimited = chat_request(
+            br#"{"messages":[{"role":"user","content":"hi"}]}"#,
+            &config(),
+        )
+        .unwrap();
         assert_eq!(unlimited.max_tokens, None);
         assert_eq!(metadata(&unlimited)["n-predict"], -1);
     }
 
     #[test]
     fn n_other_than_one_is_400_saying_so() {
-        let error = chat_request(br#"{"messages":[{"role":"user","content":"hi"}],"n":2}"#, &config()).unwrap_err();
+        let error = chat_request(
+            br#"{"messages":[{"role":"user","content":"hi"}],"n":2}"#,
+            &config(),
+        )
+        .unwrap_err();
         assert_eq!(error.status, 400);
         assert!(error.message.contains("`n` = 2"), "{}", error.message);
     }
@@ -365,25 +460,44 @@ mod tests {
         let schema = br#"{"messages":[{"role":"user","content":"hi"}],
             "response_format":{"type":"json_schema","json_schema":{"name":"c","schema":{"type":"object","properties":{"city":{"type":"string"}}}}}}"#;
         let spec = chat_request(schema, &config()).unwrap();
-        assert_eq!(metadata(&spec)["json-schema"]["properties"]["city"]["type"], "string");
-        let bad = chat_request(br#"{"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"yaml"}}"#, &config());
+        assert_eq!(
+            metadata(&spec)["json-schema"]["properties"]["city"]["type"],
+            "string"
+        );
+        let bad = chat_request(
+            br#"{"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"yaml"}}"#,
+            &config(),
+        );
         assert_eq!(bad.unwrap_err().status, 400);
     }
 
     #[test]
     fn invalid_bodies_are_400() {
-        for body in [&b"{not json"[..], b"[1]", br#"{"messages":[]}"#, br#"{"messages":[{"role":"tool","content":"x"}]}"#,
-            br#"{"messages":[{"role":"user","content":"x"}],"temperature":3}"#, br#"{"messages":"hi"}"#] {
+        for body in [
+            &b"{not json"[..],
+            b"[1]",
+            br#"{"messages":[]}"#,
+            br#"{"messages":[{"role":"tool","content":"x"}]}"#,
+            br#"{"messages":[{"role":"user","content":"x"}],"temperature":3}"#,
+            br#"{"messages":"hi"}"#,
+        ] {
             let error = chat_request(body, &config()).unwrap_err();
             assert_eq!(error.status, 400, "{}", String::from_utf8_lossy(body));
         }
-        assert_eq!(chat_request(b"{oops", &config()).unwrap_err().code, Some("invalid_json"));
+        assert_eq!(
+            chat_request(b"{oops", &config()).unwrap_err().code,
+            Some("invalid_json")
+        );
     }
 
     #[test]
     fn completion_prompts_and_embedding_inputs() {
-        let spec = completion_request(br#"{"prompt":["a","b"],"stop":["x","y"]}"#, &config()).unwrap();
-        assert_eq!((spec.endpoint, spec.prompts.len(), spec.stops.len()), (Endpoint::Completion, 2, 2));
+        let spec =
+            completion_request(br#"{"prompt":["a","b"],"stop":["x","y"]}"#, &config()).unwrap();
+        assert_eq!(
+            (spec.endpoint, spec.prompts.len(), spec.stops.len()),
+            (Endpoint::Completion, 2, 2)
+        );
         assert!(completion_request(br#"{"prompt":[1,2]}"#, &config()).is_err());
         let embed = embedding_request(br#"{"input":"hello","encoding_format":"base64"}"#).unwrap();
         assert_eq!((embed.inputs.len(), embed.base64), (1, true));

@@ -52,7 +52,10 @@ pub fn route(method: &str, path: &str, has_page: bool) -> Result<Route, ApiError
     if method == "OPTIONS" {
         return Ok(Route::Preflight);
     }
-    let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    let path = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
     let (route, allowed) = match path {
         "/" if has_page => (Route::ChatPage, "GET"),
         "/health" => (Route::Health, "GET"),
@@ -63,7 +66,12 @@ pub fn route(method: &str, path: &str, has_page: bool) -> Result<Route, ApiError
         "/v1/embeddings" => (Route::Embeddings, "POST"),
         _ => match path.strip_prefix("/v1/models/") {
             Some(id) if !id.is_empty() => (Route::Model(id.to_owned()), "GET"),
-            _ => return Err(ApiError::not_found("not_found", format!("no route for {path}"))),
+            _ => {
+                return Err(ApiError::not_found(
+                    "not_found",
+                    format!("no route for {path}"),
+                ))
+            }
         },
     };
     if method != allowed {
@@ -86,15 +94,29 @@ mod tests {
 
     #[test]
     fn routes_methods_and_errors() {
-        assert_eq!(route("POST", "/v1/chat/completions", false), Ok(Route::Chat));
+        assert_eq!(
+            route("POST", "/v1/chat/completions", false),
+            Ok(Route::Chat)
+        );
         assert_eq!(route("GET", "/v1/models/", false), Ok(Route::Models));
-        assert_eq!(route("GET", "/v1/models/smol", false), Ok(Route::Model("smol".into())));
-        assert_eq!(route("GET", "/v1/chat/completions", false).unwrap_err().status, 405);
+        assert_eq!(
+            route("GET", "/v1/models/smol", false),
+            Ok(Route::Model("smol".into()))
+        );
+        assert_eq!(
+            route("GET", "/v1/chat/completions", false)
+                .unwrap_err()
+                .status,
+            405
+        );
         assert_eq!(route("POST", "/health", false).unwrap_err().status, 405);
         assert_eq!(route("GET", "/nope", false).unwrap_err().status, 404);
         assert_eq!(route("GET", "/", false).unwrap_err().status, 404);
         assert_eq!(route("GET", "/", true), Ok(Route::ChatPage));
-        assert_eq!(route("OPTIONS", "/v1/embeddings", false), Ok(Route::Preflight));
+        assert_eq!(
+            route("OPTIONS", "/v1/embeddings", false),
+            Ok(Route::Preflight)
+        );
     }
 
     #[test]

@@ -41,13 +41,19 @@ pub struct Scheduler {
 impl Scheduler {
     /// `slots` slots and room for `queue_limit` waiting jobs.
     pub fn new(slots: usize, queue_limit: usize) -> Self {
-        Self { slots: (0..slots.max(1)).map(|_| None).collect(), queue: VecDeque::new(), queue_limit, next: 0 }
+        Self {
+            slots: (0..slots.max(1)).map(|_| None).collect(),
+            queue: VecDeque::new(),
+            queue_limit,
+            next: 0,
+        }
     }
 
-    /// Accepts a job, or hands it back when every slot is busy and the queue is full.
+    /// Accepts a job, or hands it back when every slot is taken and the queue is full. Jobs
+    /// accepted since the last tick wait in the queue too, counted against the free slots.
     pub fn submit(&mut self, job: Job) -> Result<(), Box<Job>> {
-        let busy = self.slots.iter().all(Option::is_some);
-        if busy && self.queue.len() >= self.queue_limit {
+        let free = self.slots.iter().filter(|s| s.is_none()).count();
+        if self.queue.len() >= free + self.queue_limit {
             return Err(Box::new(job));
         }
         self.queue.push_back(job);
@@ -87,12 +93,18 @@ impl Scheduler {
         let count = self.slots.len();
         for offset in 0..count {
             let index = (self.next + offset) % count;
-            let Some(job) = self.slots[index].as_mut() else { continue };
+            let Some(job) = self.slots[index].as_mut() else {
+                continue;
+            };
             let mut bytes = Vec::new();
             let progress = job.advance(backend, index, &mut bytes);
             let conn = job.conn;
             let finished = self.settle(backend, index, progress);
-            emitted.push(Emitted { conn, bytes, finished });
+            emitted.push(Emitted {
+                conn,
+                bytes,
+                finished,
+            });
         }
         self.next = (self.next + 1) % count;
         emitted
@@ -103,22 +115,35 @@ impl Scheduler {
             if self.slots[index].is_some() {
                 continue;
             }
-            let Some(mut job) = self.queue.pop_front() else { return };
+            let Some(mut job) = self.queue.pop_front() else {
+                return;
+            };
             let mut bytes = Vec::new();
             let progress = job.begin(backend, index, &mut bytes);
             let conn = job.conn;
             self.slots[index] = Some(job);
             let finished = self.settle(backend, index, progress);
             if finished.is_some() || !bytes.is_empty() {
-                emitted.push(Emitted { conn, bytes, finished });
+                emitted.push(Emitted {
+                    conn,
+                    bytes,
+                    finished,
+                });
             }
         }
     }
 
     /// Frees the slot of a finished job. The reset is a second one after a normal end
     /// (harmless) and clears whatever a failed call left behind otherwise.
-    fn settle(&mut self, backend: &mut impl Backend, index: usize, progress: Progress) -> Option<(Outcome, bool)> {
-        let Progress::Finished(outcome) = progress else { return None };
+    fn settle(
+        &mut self,
+        backend: &mut impl Backend,
+        index: usize,
+        progress: Progress,
+    ) -> Option<(Outcome, bool)> {
+        let Progress::Finished(outcome) = progress else {
+            return None;
+        };
         let job = self.slots[index].take()?;
         backend.reset(index);
         Some((outcome, job.keep_alive()))

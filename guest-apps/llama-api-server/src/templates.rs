@@ -40,7 +40,9 @@ impl FromStr for PromptTemplate {
         if name == "embedding" {
             return Ok(Self::Embedding);
         }
-        name.parse().map(Self::Chat).map_err(|_| UnknownTemplate { name: name.to_owned() })
+        name.parse().map(Self::Chat).map_err(|_| UnknownTemplate {
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -60,7 +62,11 @@ impl PromptTemplate {
     pub fn render(self, messages: &[Message]) -> Result<String, TemplateError> {
         match self {
             Self::Chat(template) => template.render(messages),
-            Self::Embedding => Ok(messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n")),
+            Self::Embedding => Ok(messages
+                .iter()
+                .map(|m| m.content.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")),
         }
     }
 }
@@ -71,7 +77,15 @@ mod tests {
 
     #[test]
     fn every_llamaedge_name_parses_and_round_trips() {
-        let names = ["chatml", "llama-3-chat", "llama-2-chat", "mistral-instruct", "phi-3-chat", "gemma-instruct", "embedding"];
+        let names = [
+            "chatml",
+            "llama-3-chat",
+            "llama-2-chat",
+            "mistral-instruct",
+            "phi-3-chat",
+            "gemma-instruct",
+            "embedding",
+        ];
         for name in names {
             assert_eq!(name.parse::<PromptTemplate>().unwrap().name(), name);
         }
@@ -80,13 +94,20 @@ mod tests {
 
     #[test]
     fn chatml_renders_without_an_injected_system_prompt() {
-        let prompt = PromptTemplate::DEFAULT.render(&[Message::user("Hi")]).unwrap();
-        assert_eq!(prompt, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+        let prompt = PromptTemplate::DEFAULT
+            .render(&[Message::user("Hi")])
+            .unwrap();
+        assert_eq!(
+            prompt,
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+        );
     }
 
     #[test]
     fn embedding_joins_the_texts() {
-        let prompt = PromptTemplate::Embedding.render(&[Message::system("a"), Message::user("b")]).unwrap();
+        let prompt = PromptTemplate::Embedding
+            .render(&[Message::system("a"), Message::user("b")])
+            .unwrap();
         assert_eq!(prompt, "a\nb");
     }
 }
