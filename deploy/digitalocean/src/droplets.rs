@@ -13,8 +13,10 @@ use crate::client::Client;
 use crate::error::DoError;
 use crate::wait::{poll_until, Interrupt, PollPolicy};
 
-/// DigitalOcean's limit on droplet user data: 64 KiB.
+/// DigitalOcean's limit on droplet user data: 64 KiB. The ignition crate checks its
+/// rendered configs against the same number.
 pub const USER_DATA_LIMIT: usize = 64 * 1024;
+const _: () = assert!(USER_DATA_LIMIT == nnedge_ignition::USER_DATA_LIMIT);
 
 /// Longest droplet name the API accepts.
 pub const DROPLET_NAME_MAX: usize = 255;

@@ -21,7 +21,7 @@ pub(crate) fn health_url(options: &NodeOptions, droplet: &Droplet) -> anyhow::Re
     let ip = droplet
         .public_ipv4()
         .ok_or_else(|| anyhow::anyhow!("droplet {} has no public IPv4 address", droplet.id))?;
-    let port = options.health_port.unwrap_or(options.port);
+    let port = options.health_port();
     let text = format!("{}://{ip}:{port}/health", options.health_scheme.as_str());
     Ok(Url::parse(&text)?)
 }

@@ -16,6 +16,8 @@ mod node;
 
 use std::path::PathBuf;
 
+use nnedge_ignition::node::NodeArgs;
+
 pub use destroy::destroy;
 pub use error::DeployError;
 pub use node::{node, Deployment};
@@ -72,19 +74,39 @@ pub struct NodeOptions {
     /// On failure, leave what was created and print how to delete it.
     #[arg(long)]
     pub keep_on_failure: bool,
-    /// Port the node's API server listens on (the load balancer forwards 80 to it).
-    #[arg(long, default_value_t = 8080)]
-    pub port: u16,
-    /// Port of the `/health` probe (default: --port).
+    /// Port of the `/health` probe (default: the server's --port).
     #[arg(long)]
     pub health_port: Option<u16>,
     /// Scheme of the `/health` probe.
     #[arg(long, value_enum, default_value_t = HealthScheme::Http)]
     pub health_scheme: HealthScheme,
-    /// Use this Ignition JSON as user data instead of rendering one.
-    #[arg(long, value_name = "FILE")]
+    /// Use this Ignition JSON as user data instead of rendering one from the node flags.
+    #[arg(long, value_name = "FILE", conflicts_with = "NodeArgs")]
     pub ignition: Option<PathBuf>,
+    /// The node's configuration, rendered into its Ignition config (`--model-url`, the
+    /// sysext flags, `--port`, ...); absent when --ignition is given.
+    #[command(flatten, next_help_heading = "Node configuration")]
+    pub node: Option<NodeArgs>,
 }
+
+impl NodeOptions {
+    /// Port the node's API server listens on: the rendered config's `--port`, else
+    /// `--health-port`, else 8080. The load balancer forwards port 80 to it.
+    pub fn server_port(&self) -> u16 {
+        match &self.node {
+            Some(node) => node.port,
+            None => self.health_port.unwrap_or(DEFAULT_SERVER_PORT),
+        }
+    }
+
+    /// Port the `/health` probe goes to.
+    pub fn health_port(&self) -> u16 {
+        self.health_port.unwrap_or_else(|| self.server_port())
+    }
+}
+
+/// The server port when an `--ignition` file is deployed and no port is given.
+pub const DEFAULT_SERVER_PORT: u16 = 8080;
 
 /// `nnedge deploy destroy`.
 #[derive(Debug, Clone, clap::Args)]

@@ -1,5 +1,7 @@
 //! `deploy node`: check, create, wait, balance.
 
+use anyhow::Context as _;
+use nnedge_ignition::node::render_node_json;
 use serde::Serialize;
 
 use super::cleanup::{after_failure, Created};
@@ -91,16 +93,22 @@ fn plan(options: &NodeOptions) -> anyhow::Result<Plan> {
     })
 }
 
-/// The node's Ignition config as user data.
+/// The node's Ignition config as user data: rendered from the node flags, or read from
+/// `--ignition FILE`.
 fn render_user_data(options: &NodeOptions) -> anyhow::Result<String> {
-    use anyhow::Context as _;
-    let Some(path) = &options.ignition else {
-        anyhow::bail!("pass --ignition FILE (a rendered node Ignition config)");
-    };
-    let text = fs_err::read_to_string(path)?;
-    check_ignition(&text)
-        .with_context(|| format!("`{}` is not an Ignition config", path.display()))?;
-    Ok(text)
+    if let Some(path) = &options.ignition {
+        let text = fs_err::read_to_string(path)?;
+        check_ignition(&text)
+            .with_context(|| format!("`{}` is not an Ignition config", path.display()))?;
+        return Ok(text);
+    }
+    match &options.node {
+        Some(node) => render_node_json(node).context("failed to render the node's Ignition config"),
+        None => anyhow::bail!(
+            "say what to run on the node: the node flags (--model-url, --sysext-url, \
+             --sysext-sha256, ...) or --ignition FILE"
+        ),
+    }
 }
 
 /// Read-only checks against the API: region, size, image, keys, an unused tag.
@@ -215,8 +223,12 @@ async fn provision(
 
     let load_balancer = if options.count > 1 {
         let name = load_balancer_name(&created.tag);
-        let create =
-            LoadBalancerCreate::http_to_tag(&name, &options.region, &created.tag, options.port);
+        let create = LoadBalancerCreate::http_to_tag(
+            &name,
+            &options.region,
+            &created.tag,
+            options.server_port(),
+        );
         let balancer = client.create_load_balancer(&create).await?;
         created.load_balancer = Some(balancer.id.clone());
         let balancer = client
@@ -255,7 +267,7 @@ fn endpoint(options: &NodeOptions, droplet: &Droplet) -> NodeEndpoint {
         endpoint: format!(
             "{}://{ipv4}:{}/",
             options.health_scheme.as_str(),
-            options.port
+            options.server_port()
         ),
         ipv4,
     }

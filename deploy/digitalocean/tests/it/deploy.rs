@@ -29,10 +29,100 @@ fn node_args<'a>(ignition: &'a str, port: &'a str, extra: &[&'a str]) -> Vec<&'a
         "laptop",
         "--ignition",
         ignition,
-        "--port",
+        "--health-port",
         port,
     ];
     base.iter().copied().chain(extra.iter().copied()).collect()
+}
+
+/// Node flags of the ignition crate: model, sysext image and its hash.
+const NODE_FLAGS: [&str; 6] = [
+    "--model-url",
+    "https://models.example.test/SmolLM2-135M-Instruct.Q4_1.gguf",
+    "--sysext-url",
+    "nnedge=https://sysext.example.test/nnedge-0.1.0-x86-64.raw",
+    "--sysext-sha256",
+    "nnedge=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+];
+
+/// Parses the ignition crate's node flags the way `deploy node` flattens them.
+#[derive(Debug, clap::Parser)]
+struct NodeFlags {
+    #[command(flatten)]
+    node: nnedge_ignition::node::NodeArgs,
+}
+
+/// Without --ignition, the node's config is rendered by the ignition crate from the node
+/// flags, and the server's --port drives the probe and the endpoint.
+#[tokio::test]
+async fn deploy_node_renders_the_ignition_config_from_node_flags() {
+    use clap::Parser;
+
+    let Some((fake, _)) = flatcar_fake(FakeOptions::default()) else {
+        return;
+    };
+    let health = HealthServer::start(200);
+    let port = health.port().to_string();
+    let mut args = vec![
+        "deploy",
+        "node",
+        "--region",
+        "fra1",
+        "--size",
+        "s-4vcpu-8gb",
+    ];
+    args.extend(NODE_FLAGS);
+    args.extend(["--port", &port, "--output", "json"]);
+    let run = run(&fake, &args).await;
+
+    let deployment = json(run.ok());
+    let endpoint = format!("http://127.0.0.1:{port}/");
+    assert_eq!(deployment["nodes"][0]["endpoint"], endpoint);
+    let argv = std::iter::once("x")
+        .chain(NODE_FLAGS)
+        .chain(["--port", &port]);
+    let expected = nnedge_ignition::node::render_node_json(&NodeFlags::parse_from(argv).node);
+    let id = deployment["nodes"][0]["id"].as_u64().unwrap();
+    assert_eq!(fake.user_data(id), Some(expected.unwrap()));
+    fake.assert_conformant();
+}
+
+/// Node flags and --ignition exclude each other; with neither, the error says what to pass.
+#[test]
+fn deploy_node_needs_node_flags_or_an_ignition_file() {
+    use clap::Parser;
+
+    let file = temp_file(&tricky_ignition());
+    let path = file.path().to_str().unwrap();
+    let mut both = vec![
+        "nnedge",
+        "deploy",
+        "node",
+        "--region",
+        "fra1",
+        "--size",
+        "s-1vcpu-1gb",
+    ];
+    both.extend(["--ignition", path]);
+    both.extend(NODE_FLAGS);
+    let error = crate::support::TestCli::try_parse_from(&both)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("cannot be used with"), "{error}");
+
+    let neither = [
+        "nnedge",
+        "deploy",
+        "node",
+        "--region",
+        "fra1",
+        "--size",
+        "s-1vcpu-1gb",
+    ];
+    let error = crate::support::TestCli::try_parse_from(neither)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("--model-url"), "{error}");
 }
 
 /// One node: droplet created with the Ignition as user data, waited for, `/health` checked,
