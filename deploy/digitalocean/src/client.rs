@@ -1,6 +1,6 @@
 //! The HTTP client for DigitalOcean's API (hyper 1 + tokio, TLS through rustls).
 //!
-//! [`Client::send`] is the one place a request leaves the process. It adds the bearer token
+//! `Client::send` is the one place a request leaves the process. It adds the bearer token
 //! (marked sensitive, never logged), puts a timeout on every attempt, retries per
 //! [`RetryPolicy`], logs the `ratelimit-*` headers, and turns error responses into
 //! [`DoError::Api`] with the API's `id`, `message` and `request_id`. In dry-run mode it

@@ -4,7 +4,7 @@
 //!   anything (names, user-data size, region, size, image, SSH keys, an unused tag), creates
 //!   the droplets under one deployment tag, waits for them and for `/health` on each, and
 //!   with `--count N > 1` puts a DigitalOcean load balancer in front.
-//! * If a step fails after droplets exist, [`cleanup`] deletes what the run created (or, with
+//! * If a step fails after droplets exist, the clean-up step deletes what the run created (or, with
 //!   `--keep-on-failure` or after Ctrl-C, says exactly what exists and how to delete it).
 //! * [`destroy`] removes a deployment's load balancer and droplets by tag.
 
@@ -27,6 +27,11 @@ pub use node::{node, Deployment};
 /// The API takes at most ten names per `POST /v2/droplets`. TODO(#7): larger deployments
 /// need several create requests (and per-batch clean-up).
 pub const MAX_COUNT: u8 = 10;
+
+/// `--count` accepts 1 to [`MAX_COUNT`].
+fn count_range() -> clap::builder::RangedI64ValueParser<u8> {
+    clap::value_parser!(u8).range(1..=i64::from(MAX_COUNT))
+}
 
 /// Scheme of the `/health` probe.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -60,7 +65,7 @@ pub struct NodeOptions {
     #[arg(long)]
     pub size: String,
     /// Number of droplets; more than one adds a load balancer.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=MAX_COUNT as i64))]
+    #[arg(long, default_value_t = 1, value_parser = count_range())]
     pub count: u8,
     /// Image id or slug (default: the newest available image tagged `flatcar` in the region).
     #[arg(long)]

@@ -116,3 +116,37 @@ async fn debug_output_redacts_the_token() {
     let session = nnedge_digitalocean::session::Session::open(&global, env).unwrap();
     assert!(!format!("{session:?}").contains(fake.token()));
 }
+
+/// `--dry-run deploy node` checks everything read-only, prints the create request with the
+/// rendered user data, and creates nothing.
+#[tokio::test]
+async fn dry_run_deploy_stops_before_creating_droplets() {
+    let Some(fake) = fake(FakeOptions::default()) else {
+        return;
+    };
+    fake.add_image("flatcar-stable", "fra1", &["flatcar"]);
+    let file = temp_file(&tricky_ignition());
+    let args = [
+        "--dry-run",
+        "deploy",
+        "node",
+        "--region",
+        "fra1",
+        "--size",
+        "s-2vcpu-4gb",
+        "--ignition",
+        file.path().to_str().unwrap(),
+    ];
+    let run = run(&fake, &args).await;
+
+    let stdout = run.ok();
+    assert!(stdout.contains("# dry run: not sent\nPOST "), "{stdout}");
+    assert!(
+        stdout.contains("\"user_data\": \"{\\\"ignition\\\""),
+        "{stdout}"
+    );
+    run.assert_token_absent(fake.token());
+    assert!(fake.requests().iter().all(|r| r.method == "GET"));
+    assert!(fake.droplets().is_empty());
+    fake.assert_conformant();
+}

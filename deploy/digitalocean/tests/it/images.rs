@@ -162,7 +162,10 @@ async fn image_flatcar_fills_in_the_release_url() {
         .unwrap();
     assert_eq!(
         body["url"],
-        "https://beta.release.flatcar-linux.net/amd64-usr/4081.1.0/flatcar_production_digitalocean_image.bin.bz2"
+        concat!(
+            "https://beta.release.flatcar-linux.net/amd64-usr/4081.1.0/",
+            "flatcar_production_digitalocean_image.bin.bz2"
+        )
     );
     assert_eq!(body["name"], "flatcar-beta-4081.1.0");
     assert_eq!(body["tags"], json!(["flatcar", "nnedge"]));

@@ -182,32 +182,13 @@ impl HealthServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("address");
-        let (shutdown, mut stop) = tokio::sync::oneshot::channel::<()>();
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                loop {
-                    let stream = tokio::select! {
-                        accepted = listener.accept() => match accepted { Ok((s, _)) => s, Err(_) => continue },
-                        _ = &mut stop => return,
-                    };
-                    tokio::spawn(async move {
-                        let service = hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| async move {
-                            let code = if request.uri().path() == "/health" { status } else { 404 };
-                            let mut response = http::Response::new(Full::new(Bytes::from_static(b"{\"status\":\"ok\"}")));
-                            *response.status_mut() = http::StatusCode::from_u16(code).expect("status");
-                            Ok::<_, Infallible>(response)
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            });
+            runtime.block_on(serve_health(listener, status, stop));
         });
         Self {
             addr,
@@ -219,6 +200,43 @@ impl HealthServer {
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
+}
+
+async fn serve_health(
+    listener: std::net::TcpListener,
+    status: u16,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => continue,
+            },
+            _ = &mut stop => return,
+        };
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| answer(request, status));
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = connection.await;
+        });
+    }
+}
+
+async fn answer(
+    request: http::Request<hyper::body::Incoming>,
+    status: u16,
+) -> Result<http::Response<Full<Bytes>>, Infallible> {
+    let code = if request.uri().path() == "/health" {
+        status
+    } else {
+        404
+    };
+    let mut response = http::Response::new(Full::new(Bytes::from_static(b"{\"status\":\"ok\"}")));
+    *response.status_mut() = http::StatusCode::from_u16(code).expect("status");
+    Ok(response)
 }
 
 impl Drop for HealthServer {
