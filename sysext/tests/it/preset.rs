@@ -214,3 +214,55 @@ fn a_sysroot_without_the_loader_or_no_guests_is_refused() {
     let err = no_guests.tree().expect_err("no guests");
     assert!(matches!(err, SysextError::NoGuests { .. }), "{err}");
 }
+
+/// The runtime sysroot the project's set-up builds (see docs/ENVIRONMENT.md, section 1).
+const CACHED_SYSROOT: &str = ".cache/nnedge/runtime/wasmedge-0.14.1/sysroot";
+
+/// The guests the project's set-up builds.
+const CACHED_GUESTS: &str = ".cache/nnedge/guests";
+
+/// The real trixie sysroot and the real hello guest, with the sysroot's own `wasmedge`
+/// CLI standing in for the nnedge binary (it runs a guest given as its first argument):
+/// baked, unpacked into a temporary root and run there on this bookworm host, whose glibc
+/// is older than the sysroot's. lz4 keeps the 180 MB bake quick in debug builds.
+#[test]
+fn the_real_sysroot_runs_a_guest_from_the_unpacked_image() {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let (sysroot, guests) = (home.join(CACHED_SYSROOT), home.join(CACHED_GUESTS));
+    if !sysroot.join("usr/bin/wasmedge").is_file() || !guests.join("hello.wasm").is_file() {
+        let wanted = format!("{} and {}/hello.wasm", sysroot.display(), guests.display());
+        return crate::support::skip(&format!("{wanted} are not built (cargo xtask)"));
+    }
+    if !require_tool("patchelf", "patchelf") || !require_tool("unsquashfs", "squashfs-tools") {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let preset = NnedgePreset {
+        binary: sysroot.join("usr/bin/wasmedge"),
+        sysroot,
+        guests,
+        enable_service: true,
+        architecture: Architecture::X86_64,
+    };
+    let mut spec = preset.spec("0.1.0");
+    spec.compression = nnedge_sysext::Compression::Lz4;
+    let output = bake_image(&preset.tree().expect("layout"), &spec, work.path()).expect("bake");
+    let root = work.path().join("root");
+    unpack(&output.image, &root);
+
+    let hello = root.join("usr/lib/nnedge/guests/hello.wasm");
+    let ran = Command::new(root.join("usr/bin/nnedge"))
+        .arg(&hello)
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .expect("run the launcher");
+    let stdout = String::from_utf8_lossy(&ran.stdout);
+    assert!(
+        ran.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert_eq!(stdout, "Hello from nnedge!\n");
+}
