@@ -40,7 +40,9 @@ pub enum PreloadError {
         spec: String,
     },
     /// The encoding is not a WASI-NN encoding at all.
-    #[error("invalid --nn-preload `{spec}`: unknown encoding `{encoding}`; expected {PRELOAD_FORM}")]
+    #[error(
+        "invalid --nn-preload `{spec}`: unknown encoding `{encoding}`; expected {PRELOAD_FORM}"
+    )]
     UnknownEncoding {
         /// The specification as given.
         spec: String,
@@ -93,29 +95,48 @@ impl FromStr for ModelPreload {
             Some(GraphEncoding::Ggml) => GraphEncoding::Ggml,
             Some(_) => {
                 let encoding = encoding.to_owned();
-                return Err(PreloadError::UnsupportedEncoding { spec: owned(), encoding });
+                return Err(PreloadError::UnsupportedEncoding {
+                    spec: owned(),
+                    encoding,
+                });
             }
             None => {
                 let encoding = encoding.to_owned();
-                return Err(PreloadError::UnknownEncoding { spec: owned(), encoding });
+                return Err(PreloadError::UnknownEncoding {
+                    spec: owned(),
+                    encoding,
+                });
             }
         };
         let Some(target) = ExecutionTarget::from_name(target) else {
             let target = target.to_owned();
-            return Err(PreloadError::UnknownTarget { spec: owned(), target });
+            return Err(PreloadError::UnknownTarget {
+                spec: owned(),
+                target,
+            });
         };
         if path.is_empty() {
             return Err(PreloadError::EmptyPath { spec: owned() });
         }
 
         let alias = alias.to_owned();
-        Ok(Self { alias, encoding, target, path: PathBuf::from(path) })
+        Ok(Self {
+            alias,
+            encoding,
+            target,
+            path: PathBuf::from(path),
+        })
     }
 }
 
 impl fmt::Display for ModelPreload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self { alias, encoding, target, path } = self;
+        let Self {
+            alias,
+            encoding,
+            target,
+            path,
+        } = self;
         write!(f, "{alias}:{encoding}:{target}:{}", path.display())
     }
 }

@@ -132,8 +132,14 @@ mod tests {
     #[test]
     fn names_are_case_insensitive() {
         assert_eq!(GraphEncoding::from_name("ggml"), Some(GraphEncoding::Ggml));
-        assert_eq!(ExecutionTarget::from_name("gpu"), Some(ExecutionTarget::Gpu));
-        assert_eq!(ExecutionTarget::from_name("Auto"), Some(ExecutionTarget::Auto));
+        assert_eq!(
+            ExecutionTarget::from_name("gpu"),
+            Some(ExecutionTarget::Gpu)
+        );
+        assert_eq!(
+            ExecutionTarget::from_name("Auto"),
+            Some(ExecutionTarget::Auto)
+        );
         assert_eq!(ExecutionTarget::from_name("NPU"), None);
     }
 }

@@ -1,0 +1,8 @@
+//! Integration tests: the WASI-NN ABI driven over a `Vec<u8>` "guest memory" with real models.
+
+mod build;
+mod chat;
+mod embeddings;
+mod generation;
+mod robustness;
+mod support;
