@@ -163,6 +163,12 @@ describe('chat page against the stub server', () => {
     assert.equal(await reply.locator('.text').textContent(), '400: the stub refuses this request');
     await ask(page, 'again');
     assert.deepEqual(stub.chatRequests().at(-1).body.messages, [{ role: 'user', content: 'again' }]);
+
+    // an error event after the stream began keeps the text received so far
+    await page.click('#new-chat');
+    const broken = await ask(page, 'a broken stream');
+    assert.equal(await broken.getAttribute('class'), 'msg error');
+    assert.equal(await broken.locator('.text').textContent(), 'Half an answer\n\nthe backend failed');
   });
 
   test('the page fits a phone-sized screen', async (t) => {

@@ -9,6 +9,8 @@
 // - contains "unicode": UNICODE_REPLY, written a few bytes at a time (characters split);
 // - contains "endless": a word every 40 ms until the client goes away;
 // - contains "fail": a 400 error in OpenAI's JSON shape;
+// - contains "broken": some text, then an error event inside the stream (as the guest sends
+//   when generation fails after the stream began);
 // - anything else: "You said: <message>" in three chunks.
 
 import fs from 'node:fs';
@@ -106,6 +108,11 @@ async function streamReply(res, body) {
       await sleep(1);
     }
     pieces = [];
+  } else if (last.includes('broken')) {
+    res.write(event(delta('Half an answer')));
+    await sleep(20);
+    const error = { message: 'the backend failed', type: 'server_error', code: null };
+    return res.end(`data: ${JSON.stringify({ error })}\n\ndata: [DONE]\n\n`);
   } else if (last.includes('html')) {
     pieces = ['Try <img src=x ', 'onerror=alert(1)> and <scr', 'ipt>alert(2)</script> & <b>bold</b>'];
   } else {
