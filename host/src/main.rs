@@ -1,1 +1,88 @@
-fn main() {}
+//! `nnedge`: runs WebAssembly LLM apps on an embedded WasmEdge runtime.
+//!
+//! Exit codes: `run` returns the guest's own exit code; otherwise 0 on success, 1 when nnedge
+//! fails (the message on stderr says why and what to do), 2 for a bad command line.
+
+mod aot;
+mod cache_dir;
+mod cli;
+mod guest_log;
+mod guest_memory;
+mod guests;
+mod imports;
+mod logging;
+mod model;
+mod nn_host;
+mod run;
+mod serve;
+mod traps;
+mod wasi_options;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, ModelCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.verbose);
+    match execute(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run(args) => {
+            let (wasm, guest_args) = args.wasm_and_args();
+            let run = run::GuestRun {
+                wasm,
+                args: guest_args,
+                dirs: args.dirs,
+                envs: args.envs,
+                preloads: args.preloads,
+                interpreter: args.force_interpreter,
+            };
+            Ok(exit_code(run.run()?))
+        }
+        Command::Serve(args) => Ok(exit_code(serve::serve(args)?)),
+        Command::Sysext(command) => nnedge_sysext::cli::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Ignition(command) => {
+            nnedge_ignition::cli::run(command).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Do { global, command } => {
+            nnedge_digitalocean::cli::run_do_blocking(&global, &command)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Deploy { global, command } => {
+            nnedge_digitalocean::cli::run_deploy_blocking(&global, &command)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Model(ModelCommand::Pull { name }) => {
+            let path = model::resolve(&cache_dir::cache_root()?, &name)?;
+            println!("{}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compile(args) => {
+            aot::compile(&args.input, &args.output)?;
+            println!("{}", args.output.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// A process exit status holds 8 bits, WASI's holds 32: keep the low byte, as a shell would,
+/// but never turn a failure into success.
+fn exit_code(guest_code: u32) -> ExitCode {
+    let byte = match guest_code {
+        0 => 0,
+        c if c % 256 == 0 => 1,
+        c => (c % 256) as u8,
+    };
+    ExitCode::from(byte)
+}

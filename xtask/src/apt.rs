@@ -73,7 +73,9 @@ impl Mirror {
         let uris = text.lines().flat_map(|line| {
             let line = line.trim();
             if let Some(rest) = line.strip_prefix("URIs:") {
-                rest.split_whitespace().map(str::to_owned).collect::<Vec<_>>()
+                rest.split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
             } else if line.starts_with("deb ") {
                 line.split_whitespace()
                     .skip(1)
@@ -96,8 +98,13 @@ impl Mirror {
         }
         match (archive, security) {
             (Some(archive), Some(security)) => Ok(Self { archive, security }),
-            (Some(archive), None) => Ok(Self { security: format!("{archive}-security"), archive }),
-            _ => bail!("found no Debian mirror in /etc/apt/sources.list{{,.d/*}}; configure apt first"),
+            (Some(archive), None) => Ok(Self {
+                security: format!("{archive}-security"),
+                archive,
+            }),
+            _ => bail!(
+                "found no Debian mirror in /etc/apt/sources.list{{,.d/*}}; configure apt first"
+            ),
         }
     }
 }
@@ -125,7 +132,9 @@ impl PrivateApt {
                 mirror.archive, mirror.security
             ),
         )?;
-        let apt = Self { dir: dir.to_owned() };
+        let apt = Self {
+            dir: dir.to_owned(),
+        };
         run(apt.apt_get().args(["update", "-q"]))?;
         Ok(apt)
     }
@@ -144,15 +153,24 @@ impl PrivateApt {
     /// Downloads the named packages into `into`.
     pub fn download(&self, packages: &[String], into: &Path) -> Result<()> {
         fs_err::create_dir_all(into)?;
-        run(self.apt_get().arg(NO_SANDBOX).arg("download").args(packages).current_dir(into))
+        run(self
+            .apt_get()
+            .arg(NO_SANDBOX)
+            .arg("download")
+            .args(packages)
+            .current_dir(into))
     }
 }
 
 /// Downloads packages with the system's own apt configuration into `into`.
 pub fn download(packages: &[String], into: &Path) -> Result<()> {
     fs_err::create_dir_all(into)?;
-    run(Cmd::new("apt-get").arg(NO_SANDBOX).arg("download").args(packages).current_dir(into))
-        .context("apt-get download failed; `apt-get update` may be needed first")
+    run(Cmd::new("apt-get")
+        .arg(NO_SANDBOX)
+        .arg("download")
+        .args(packages)
+        .current_dir(into))
+    .context("apt-get download failed; `apt-get update` may be needed first")
 }
 
 /// The fields of the candidate version of a package, as `apt-cache show` prints them.

@@ -31,8 +31,9 @@ impl Cache {
         let root = match std::env::var_os("NNEDGE_CACHE") {
             Some(dir) if !dir.is_empty() => PathBuf::from(dir),
             _ => {
-                let home = std::env::var_os("HOME")
-                    .context("neither NNEDGE_CACHE nor HOME is set; set NNEDGE_CACHE to a directory")?;
+                let home = std::env::var_os("HOME").context(
+                    "neither NNEDGE_CACHE nor HOME is set; set NNEDGE_CACHE to a directory",
+                )?;
                 PathBuf::from(home).join(".cache/nnedge")
             }
         };
@@ -51,10 +52,6 @@ impl Cache {
 
     pub fn guest_toolchain(&self) -> PathBuf {
         self.root.join("guest-toolchain/rust-web")
-    }
-
-    pub fn models(&self) -> PathBuf {
-        self.root.join("models")
     }
 
     pub fn guests(&self) -> PathBuf {

@@ -24,7 +24,9 @@ pub struct GuestToolchain {
 
 impl GuestToolchain {
     pub fn new(cache: &Cache) -> Self {
-        Self { root: cache.guest_toolchain() }
+        Self {
+            root: cache.guest_toolchain(),
+        }
     }
 
     fn usr(&self) -> PathBuf {
@@ -73,15 +75,19 @@ impl GuestToolchain {
 /// Downloads and unpacks the toolchain unless it is already complete.
 pub fn setup(cache: &Cache, stubs_source: &Path) -> Result<GuestToolchain> {
     let toolchain = GuestToolchain::new(cache);
-    cache::once(&toolchain.root, "guest toolchain (rustc-web, wasm32-wasip1)", |dir| {
-        let debs = dir.join("debs");
-        apt::download(&package_list()?, &debs)?;
-        apt::extract_all(&debs, &dir.join("prefix"))?;
-        install_wasi_libc(&toolchain)?;
-        compile_stubs(&toolchain, stubs_source)?;
-        fs_err::remove_dir_all(debs)?;
-        Ok(())
-    })?;
+    cache::once(
+        &toolchain.root,
+        "guest toolchain (rustc-web, wasm32-wasip1)",
+        |dir| {
+            let debs = dir.join("debs");
+            apt::download(&package_list()?, &debs)?;
+            apt::extract_all(&debs, &dir.join("prefix"))?;
+            install_wasi_libc(&toolchain)?;
+            compile_stubs(&toolchain, stubs_source)?;
+            fs_err::remove_dir_all(debs)?;
+            Ok(())
+        },
+    )?;
     Ok(toolchain)
 }
 
@@ -126,7 +132,9 @@ fn depends_matching(package: &str, prefix: &str) -> Result<String> {
 /// rustc looks for the target's C runtime in `self-contained/`; Debian ships it elsewhere.
 fn install_wasi_libc(toolchain: &GuestToolchain) -> Result<()> {
     let from = toolchain.usr().join("lib/wasm32-wasi");
-    let to = toolchain.usr().join("lib/rustlib/wasm32-wasip1/lib/self-contained");
+    let to = toolchain
+        .usr()
+        .join("lib/rustlib/wasm32-wasip1/lib/self-contained");
     fs_err::create_dir_all(&to)?;
     for entry in fs_err::read_dir(&from)? {
         let path = entry?.path();

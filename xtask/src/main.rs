@@ -1,9 +1,9 @@
 //! `cargo xtask`: everything between a fresh clone and a running, tested nnedge.
 //!
-//! - `setup`: Debian packages, the WasmEdge runtime sysroot, the guest toolchain and the
-//!   default model, each into the cache directory (see [`cache`]) and each skipped when done;
+//! - `setup`: Debian packages, the WasmEdge runtime sysroot and the guest toolchain, each into the cache directory (see [`cache`]) and each skipped when done;
 //! - `guests`: builds `guest-apps/` for wasm32-wasip1;
-//! - `build`: builds the `nnedge` binary against the runtime sysroot;
+//! - `build`: builds the `nnedge` binary against the runtime sysroot and lets it fetch the
+//!   default model (`nnedge model pull`);
 //! - `serve`: all of the above, then runs `nnedge serve` (the main job);
 //! - `test`: all of the above, then formatting, lints, docs and every test;
 //! - `env`: prints the environment a plain `cargo` needs, for `eval "$(cargo xtask env)"`.
@@ -11,7 +11,6 @@
 mod apt;
 mod cache;
 mod guest_toolchain;
-mod model;
 mod process;
 mod runtime;
 mod tasks;

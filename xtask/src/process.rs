@@ -64,7 +64,10 @@ impl Cmd {
 /// Runs a command with inherited stdio and fails unless it exits with status 0.
 pub fn run(mut cmd: Cmd) -> Result<()> {
     let what = cmd.describe();
-    let status = cmd.0.status().with_context(|| format!("failed to start `{what}`"))?;
+    let status = cmd
+        .0
+        .status()
+        .with_context(|| format!("failed to start `{what}`"))?;
     if !status.success() {
         bail!("`{what}` failed with {status}");
     }

@@ -52,7 +52,9 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(cache: &Cache) -> Self {
-        Self { root: cache.runtime() }
+        Self {
+            root: cache.runtime(),
+        }
     }
 
     /// The unpacked filesystem tree.
@@ -135,7 +137,10 @@ fn make_link_dir(runtime: &Runtime) -> Result<()> {
 fn check_version(runtime: &Runtime) -> Result<()> {
     let out = run_output(runtime.command("wasmedge").arg("--version"))?;
     if !out.contains(WASMEDGE_VERSION) {
-        bail!("trixie's wasmedge reports `{}`, nnedge needs {WASMEDGE_VERSION}", out.trim());
+        bail!(
+            "trixie's wasmedge reports `{}`, nnedge needs {WASMEDGE_VERSION}",
+            out.trim()
+        );
     }
     Ok(())
 }

@@ -6,7 +6,6 @@ use anyhow::{Context, Result};
 
 use crate::cache::Cache;
 use crate::guest_toolchain::{self, GuestToolchain};
-use crate::model::{self, DEFAULT_MODEL};
 use crate::process::{run, Cmd};
 use crate::runtime::{self, Runtime};
 use crate::{apt, Task};
@@ -22,21 +21,15 @@ pub fn run_task(task: Task) -> Result<()> {
     match task {
         Task::Setup => setup().map(drop),
         Task::Guests { packages } => build_guests(&setup()?, &packages),
-        Task::Build => {
-            let s = setup()?;
-            build_guests(&s, &[])?;
-            build_host(&s)
-        }
+        Task::Build => build_all(&setup()?),
         Task::Serve { args } => {
             let s = setup()?;
-            build_guests(&s, &[])?;
-            build_host(&s)?;
-            let nnedge = s.cache.target("host").join("release/nnedge");
-            Err(host_env(&s, Cmd::new(nnedge).arg("serve").args(args)).exec())
+            build_all(&s)?;
+            Err(host_env(&s, Cmd::new(nnedge_binary(&s)).arg("serve").args(args)).exec())
         }
         Task::Test { args } => {
             let s = setup()?;
-            build_guests(&s, &[])?;
+            build_all(&s)?;
             check_and_test(&s, &args)
         }
         Task::Env => {
@@ -51,7 +44,10 @@ pub fn run_task(task: Task) -> Result<()> {
 
 fn workspace_root() -> PathBuf {
     // xtask/ sits directly under the workspace root.
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_owned()
 }
 
 fn setup() -> Result<Setup> {
@@ -60,16 +56,27 @@ fn setup() -> Result<Setup> {
     let runtime = runtime::setup(&cache)?;
     let stubs = workspace_root().join("guest-apps/support/wasi-stubs.c");
     let toolchain = guest_toolchain::setup(&cache, &stubs)?;
-    model::setup(&cache, &DEFAULT_MODEL)?;
-    Ok(Setup { cache, runtime, toolchain })
+    Ok(Setup {
+        cache,
+        runtime,
+        toolchain,
+    })
 }
 
 /// Builds every guest and copies the `.wasm` files to the cache's `guests/`.
 fn build_guests(s: &Setup, packages: &[String]) -> Result<()> {
     let target_dir = s.cache.target("guests");
     let manifest = workspace_root().join("guest-apps/Cargo.toml");
-    run(s.toolchain.cargo_command()?
-        .args(["build", "--release", "--target", "wasm32-wasip1", "-Zbuild-std=std,panic_abort"])
+    run(s
+        .toolchain
+        .cargo_command()?
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip1",
+            "-Zbuild-std=std,panic_abort",
+        ])
         .arg("--manifest-path")
         .arg(&manifest)
         .args(packages.iter().flat_map(|p| ["--package", p]))
@@ -101,8 +108,12 @@ fn host_vars(s: &Setup) -> Vec<(&'static str, PathBuf)> {
         ("NNEDGE_RUNTIME_LIB_DIR", s.runtime.lib_dir()),
         ("NNEDGE_GUEST_DIR", s.cache.guests()),
         ("CARGO_TARGET_DIR", target),
+        // llama.cpp: clang-19, because gcc 12 with -march=native miscompiles ggml's AMX path
+        // (a crash on the first decode on CPUs with AMX); tuned for this CPU, which the
+        // llama-cpp-sys-2 build script only does when it sees target-cpu=native.
         ("CC", PathBuf::from("clang-19")),
         ("CXX", PathBuf::from("clang++-19")),
+        ("RUSTFLAGS", PathBuf::from("-C target-cpu=native")),
     ]
 }
 
@@ -114,12 +125,29 @@ fn host_env(s: &Setup, mut cmd: Cmd) -> Cmd {
 }
 
 fn cargo(s: &Setup) -> Cmd {
-    host_env(s, Cmd::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())))
-        .current_dir(workspace_root())
+    host_env(
+        s,
+        Cmd::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())),
+    )
+    .current_dir(workspace_root())
 }
 
-fn build_host(s: &Setup) -> Result<()> {
-    run(cargo(s).args(["build", "--release", "--package", "nnedge"]))
+fn nnedge_binary(s: &Setup) -> PathBuf {
+    host_vars(s)
+        .into_iter()
+        .find(|(key, _)| *key == "CARGO_TARGET_DIR")
+        .map(|(_, dir)| dir.join("release/nnedge"))
+        .unwrap_or_default()
+}
+
+/// Builds the guests and the host, then lets the host fetch the default model.
+fn build_all(s: &Setup) -> Result<()> {
+    build_guests(s, &[])?;
+    run(cargo(s).args(["build", "--release", "--package", "nnedge"]))?;
+    run(host_env(
+        s,
+        Cmd::new(nnedge_binary(s)).args(["model", "pull"]),
+    ))
 }
 
 fn check_and_test(s: &Setup, args: &[String]) -> Result<()> {
@@ -127,9 +155,19 @@ fn check_and_test(s: &Setup, args: &[String]) -> Result<()> {
     run(cargo(s)
         .args(["fmt", "--check", "--manifest-path"])
         .arg(workspace_root().join("guest-apps/Cargo.toml")))?;
-    run(cargo(s).args(["clippy", "--release", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo(s).args([
+        "clippy",
+        "--release",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     run(cargo(s)
         .args(["doc", "--release", "--workspace", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
-    run(cargo(s).args(["test", "--release", "--workspace"]).args(args))
+    run(cargo(s)
+        .args(["test", "--release", "--workspace"])
+        .args(args))
 }

@@ -1,0 +1,63 @@
+//! Ahead-of-time compilation with WasmEdge's LLVM compiler, and the cache that makes it
+//! transparent for `nnedge run`.
+//!
+//! A compiled module is a "universal" wasm file: the original module plus a custom section of
+//! native code, which WasmEdge runs natively when it loads the file. The cache keys it by the
+//! SHA-256 of the input bytes and the WasmEdge version, so a new runtime never runs code
+//! compiled by an old one. Entries are written to a temporary file and renamed into place, so
+//! concurrent runs never see a half-written entry.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use wasmedge_sdk::config::{CommonConfigOptions, CompilerConfigOptions, ConfigBuilder};
+use wasmedge_sdk::{CompilerOptimizationLevel, CompilerOutputFormat};
+
+/// The WasmEdge release nnedge is built against; part of every AOT cache key.
+pub const WASMEDGE_VERSION: &str = "0.14.1";
+
+/// Compiles `input` into the universal wasm file `output`.
+pub fn compile(input: &Path, output: &Path) -> Result<()> {
+    let config = ConfigBuilder::new(CommonConfigOptions::default())
+        .with_compiler_config(
+            CompilerConfigOptions::default()
+                .out_format(CompilerOutputFormat::Wasm)
+                .optimization_level(CompilerOptimizationLevel::O2),
+        )
+        .build()
+        .context("failed to configure WasmEdge's compiler")?;
+    let compiler = wasmedge_sdk::Compiler::new(Some(&config))
+        .context("failed to create WasmEdge's AOT compiler")?;
+
+    // The SDK names its output `<dir>/<name>.so`; compile there, then move into place.
+    let dir = output.parent().unwrap_or(Path::new("."));
+    let name = format!(
+        ".{}.{}.partial",
+        output.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    );
+    let written = compiler
+        .compile_from_file(input, &name, dir)
+        .with_context(|| format!("failed to AOT-compile `{}`", input.display()))?;
+    fs_err::rename(&written, output)?;
+    Ok(())
+}
+
+/// Returns the cached AOT build of the module in `bytes` (read from `source`), compiling it
+/// first if the cache has none.
+pub fn cached(cache_root: &Path, source: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    let key = hex::encode(Sha256::new().chain_update(bytes).finalize());
+    let dir = cache_root
+        .join("aot")
+        .join(format!("wasmedge-{WASMEDGE_VERSION}"));
+    let entry = dir.join(format!("{key}.wasm"));
+    if entry.exists() {
+        tracing::debug!(entry = %entry.display(), "AOT cache hit");
+        return Ok(entry);
+    }
+    fs_err::create_dir_all(&dir)?;
+    tracing::info!(module = %source.display(), "AOT-compiling (once per module and runtime version)");
+    compile(source, &entry)?;
+    Ok(entry)
+}
