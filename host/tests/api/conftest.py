@@ -54,7 +54,9 @@ class Server:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         preloads = ["--nn-preload", f"default:GGML:AUTO:{model}"]
-        guest_args = ["--socket-addr", f"127.0.0.1:{self.port}", "--ctx-size", "2048", *extra_args]
+        guest_args = ["--socket-addr", f"127.0.0.1:{self.port}", *extra_args]
+        if "--ctx-size" not in extra_args and not embedding:
+            guest_args += ["--ctx-size", "2048"]
         if embedding:
             embedder = _require(
                 _path("NNEDGE_EMBEDDING_MODEL", REPO.parent / "shared/models/all-MiniLM-L6-v2-Q8_0.gguf"),
