@@ -24,6 +24,16 @@ const SYSTEM_PACKAGES: &[(&str, &str)] = &[
     ("systemd", "/bin/systemd-sysext"),
     ("systemd-container", "/usr/bin/systemd-dissect"),
     ("curl", "/usr/bin/curl"),
+    // The chat page's browser tests; the fonts make emoji and CJK readable in screenshots.
+    ("chromium", "/usr/bin/chromium"),
+    (
+        "fonts-noto-color-emoji",
+        "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf",
+    ),
+    (
+        "fonts-wqy-microhei",
+        "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    ),
 ];
 
 /// Installs whichever of [`SYSTEM_PACKAGES`] is missing; does nothing when all are present.

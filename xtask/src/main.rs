@@ -13,6 +13,7 @@ mod cache;
 mod guest_toolchain;
 mod process;
 mod runtime;
+mod suites;
 mod tasks;
 
 use std::process::ExitCode;

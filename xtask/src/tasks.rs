@@ -8,7 +8,7 @@ use crate::cache::Cache;
 use crate::guest_toolchain::{self, GuestToolchain};
 use crate::process::{run, Cmd};
 use crate::runtime::{self, Runtime};
-use crate::{apt, Task};
+use crate::{apt, suites, Task};
 
 /// Everything set up, ready to build with.
 struct Setup {
@@ -169,5 +169,15 @@ fn check_and_test(s: &Setup, args: &[String]) -> Result<()> {
         .env("RUSTDOCFLAGS", "-D warnings"))?;
     run(cargo(s)
         .args(["test", "--release", "--workspace"])
-        .args(args))
+        .args(args))?;
+    if !args.is_empty() {
+        // A filter names cargo tests; the other suites run only in a full test run.
+        return Ok(());
+    }
+    let root = workspace_root();
+    suites::guest_native_tests(&root, &s.cache)?;
+    let mut envs = host_vars(s);
+    envs.push(("NNEDGE_BIN", nnedge_binary(s)));
+    suites::api_tests(&root, &s.cache, &envs)?;
+    suites::browser_tests(&root, &envs)
 }
