@@ -2,8 +2,8 @@
 //!
 //! [`RequestReader`] takes bytes as they arrive from a socket and yields complete requests
 //! (head parsed with `httparse`, body by `Content-Length`), enforcing the head and body size
-//! limits and asking for `100 Continue` when a client waits for it. [`Response`] and
-//! [`ChunkedHead`] produce the bytes to send, including keep-alive and chunked framing for
+//! limits and asking for `100 Continue` when a client waits for it. [`Response`],
+//! [`stream_head`] and [`stream_piece`] produce the bytes to send, including keep-alive and chunked framing for
 //! server-sent events. Chunked request bodies are not supported (clients of this API send
 //! `Content-Length`).
 
