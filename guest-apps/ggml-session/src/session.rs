@@ -24,11 +24,25 @@ const MAX_OUTPUT: usize = 64 * 1024 * 1024;
 /// A failed WASI-NN call.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    /// The model could not be loaded (unknown alias, bad metadata, unreadable model file).
+    /// No model is registered under the alias.
     #[error(
-        "failed to load the model `{alias}`: {error} (is it preloaded with --nn-preload \
-         {alias}:GGML:AUTO:PATH?)"
+        "no model is preloaded as `{alias}` (run the guest with --nn-preload \
+         {alias}:GGML:AUTO:PATH, or pick another --model-alias)"
     )]
+    UnknownAlias {
+        /// The alias asked for.
+        alias: String,
+    },
+    /// The alias is registered but the host cannot find its model file.
+    #[error(
+        "the model file preloaded as `{alias}` is missing (check the PATH given to --nn-preload)"
+    )]
+    ModelFileMissing {
+        /// The alias asked for.
+        alias: String,
+    },
+    /// The model could not be loaded for another reason (bad metadata, unreadable model).
+    #[error("failed to load the model `{alias}`: {error}")]
     Load {
         /// The alias asked for.
         alias: String,
@@ -92,10 +106,7 @@ impl Session {
         let graph = GraphBuilder::new(GraphEncoding::Ggml, ExecutionTarget::AUTO)
             .config(options.metadata().to_string())
             .build_from_cache(&alias)
-            .map_err(|error| SessionError::Load {
-                alias: alias.clone(),
-                error,
-            })?;
+            .map_err(|error| load_error(&alias, error))?;
         let context = graph
             .init_execution_context()
             .map_err(|error| SessionError::Call {
@@ -195,6 +206,18 @@ impl Session {
     }
 }
 
+/// Maps a failed load, singling out the causes a user fixes on the host's command line.
+fn load_error(alias: &str, error: NnError) -> SessionError {
+    let alias = alias.to_owned();
+    match error {
+        NnError::BackendError(BackendError::NotFound) => SessionError::UnknownAlias { alias },
+        NnError::BackendError(BackendError::ModelNotFound) => {
+            SessionError::ModelFileMissing { alias }
+        }
+        error => SessionError::Load { alias, error },
+    }
+}
+
 /// Maps a failed call, singling out the errors a caller can act on.
 fn call_error(call: &'static str, error: NnError) -> SessionError {
     match error {
@@ -234,6 +257,24 @@ fn read_output(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_errors_name_what_to_fix() {
+        let unknown = load_error("smol", NnError::BackendError(BackendError::NotFound));
+        assert!(
+            unknown
+                .to_string()
+                .contains("--nn-preload smol:GGML:AUTO:PATH"),
+            "{unknown}"
+        );
+        let missing = load_error("smol", NnError::BackendError(BackendError::ModelNotFound));
+        assert!(
+            matches!(missing, SessionError::ModelFileMissing { .. }),
+            "{missing:?}"
+        );
+        let other = load_error("smol", NnError::BackendError(BackendError::InvalidArgument));
+        assert!(matches!(other, SessionError::Load { .. }), "{other:?}");
+    }
 
     #[test]
     fn read_output_grows_the_buffer_until_the_output_fits() {
