@@ -72,10 +72,17 @@ export async function launchBrowser() {
   };
 }
 
-/** A page that fails the test on any script error or `alert`/`confirm`/`prompt`. */
+/**
+ * A page that records as problems any script error, `alert`/`confirm`/`prompt`, and any
+ * request to another origin than `url`'s (the page must work offline).
+ */
 export async function openPage(browser, url) {
   const page = await browser.context.newPage();
   page.problems = [];
+  const origin = new URL(url).origin;
+  page.on('request', (request) => {
+    if (new URL(request.url()).origin !== origin) page.problems.push(`request to ${request.url()}`);
+  });
   page.on('pageerror', (error) => page.problems.push(`page error: ${error.message}`));
   page.on('dialog', async (dialog) => {
     page.problems.push(`unexpected ${dialog.type()} dialog: ${dialog.message()}`);
