@@ -41,9 +41,9 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
 
-    /// Context size in tokens (per request slot).
-    #[arg(long)]
-    pub ctx_size: Option<u32>,
+    /// Context size in tokens per request slot; `CHAT,EMBEDDING` sets both models.
+    #[arg(long, value_name = "N[,N]", value_parser = parse_sizes)]
+    pub ctx_size: Option<String>,
 
     /// How many requests are served at once.
     #[arg(long)]
@@ -100,7 +100,7 @@ pub fn serve(args: ServeArgs) -> Result<u32> {
     let threads = args.threads.unwrap_or_else(default_threads);
     guest_args.extend(["--threads".to_owned(), threads.to_string()]);
     for (flag, value) in [
-        ("--ctx-size", args.ctx_size.map(|v| v.to_string())),
+        ("--ctx-size", args.ctx_size.clone()),
         ("--parallel", args.parallel.map(|v| v.to_string())),
         ("--prompt-template", args.prompt_template.clone()),
     ] {
@@ -130,6 +130,20 @@ pub fn serve(args: ServeArgs) -> Result<u32> {
         interpreter: args.force_interpreter,
     }
     .run()
+}
+
+/// Accepts `N` or `N,M` (positive integers), as llama-api-server's per-model flags do.
+fn parse_sizes(value: &str) -> Result<String, String> {
+    let valid = value.split(',').count() <= 2
+        && value
+            .split(',')
+            .all(|n| n.parse::<u32>().is_ok_and(|n| n > 0));
+    match valid {
+        true => Ok(value.to_owned()),
+        false => Err(format!(
+            "expected N or CHAT,EMBEDDING (positive integers), got `{value}`"
+        )),
+    }
 }
 
 fn preload(alias: &str, path: PathBuf) -> ModelPreload {
@@ -223,4 +237,29 @@ fn health_ok(host: &str, port: u16) -> bool {
     }
     let mut head = [0u8; 16];
     matches!(stream.read(&mut head), Ok(n) if head[..n].starts_with(b"HTTP/1.1 200"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_one_or_two_positive_integers() {
+        assert_eq!(parse_sizes("4096"), Ok("4096".to_owned()));
+        assert_eq!(parse_sizes("2048,512"), Ok("2048,512".to_owned()));
+        for bad in ["", "0", "-1", "1,2,3", "lots", "512,"] {
+            assert!(parse_sizes(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn model_names_are_file_stems() {
+        let chat = std::path::Path::new("/m/SmolLM2-135M-Instruct.Q4_1.gguf");
+        let embed = std::path::Path::new("/m/all-MiniLM-L6-v2-Q8_0.gguf");
+        assert_eq!(model_names(chat, None), "SmolLM2-135M-Instruct.Q4_1");
+        assert_eq!(
+            model_names(chat, Some(embed)),
+            "SmolLM2-135M-Instruct.Q4_1,all-MiniLM-L6-v2-Q8_0"
+        );
+    }
 }

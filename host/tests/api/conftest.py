@@ -23,6 +23,8 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[3]
 CACHE = pathlib.Path(os.environ.get("NNEDGE_CACHE", pathlib.Path.home() / ".cache" / "nnedge"))
 STARTUP_SECONDS = 120
+# Flags that `nnedge serve` takes itself; anything else is passed to the guest after `--`.
+SERVE_FLAGS = {"--ctx-size", "--parallel", "--api-key", "--prompt-template", "--threads"}
 
 
 def _path(variable, default):
@@ -53,21 +55,28 @@ class Server:
         model = _require(_path("NNEDGE_MODEL", CACHE / "models/SmolLM2-135M-Instruct.Q4_1.gguf"), "the chat model")
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        preloads = ["--nn-preload", f"default:GGML:AUTO:{model}"]
-        guest_args = ["--socket-addr", f"127.0.0.1:{self.port}", *extra_args]
-        if "--ctx-size" not in extra_args and not embedding:
-            guest_args += ["--ctx-size", "2048"]
+        # `nnedge serve` flags go before `--`, the guest's own flags after it.
+        serve_flags, guest_flags = [], []
+        extra = list(extra_args)
+        while extra:
+            flag = extra.pop(0)
+            value = extra.pop(0) if extra and not extra[0].startswith("--") else None
+            target = serve_flags if flag in SERVE_FLAGS else guest_flags
+            target += [flag] if value is None else [flag, value]
+        if "--ctx-size" not in serve_flags:
+            serve_flags += ["--ctx-size", "2048,512" if embedding else "2048"]
         if embedding:
             embedder = _require(
                 _path("NNEDGE_EMBEDDING_MODEL", REPO.parent / "shared/models/all-MiniLM-L6-v2-Q8_0.gguf"),
                 "the embedding model",
             )
-            preloads += ["--nn-preload", f"embedding:GGML:AUTO:{embedder}"]
-            guest_args += ["--model-alias", "default,embedding", "--model-name", "smollm2,minilm",
-                           "--ctx-size", "2048,512", "--batch-size", "512,512"]
-        env_args = [f"--env={key}={value}" for key, value in (env or {}).items()]
-        command = [str(nnedge), "run", *env_args, *preloads, str(guest), *guest_args]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            serve_flags += ["--embedding-model", str(embedder)]
+            guest_flags += ["--batch-size", "512,512"]
+        command = [str(nnedge), "serve", "--port", str(self.port), "--model", str(model),
+                   "--threads", "2", *serve_flags, "--", *guest_flags]
+        child_env = dict(os.environ, NNEDGE_GUEST_DIR=str(guest.parent), **(env or {}))
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, env=child_env)
         self.stderr = []
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         self._wait_ready()
@@ -78,10 +87,9 @@ class Server:
 
     def _wait_ready(self):
         deadline = time.monotonic() + STARTUP_SECONDS
-        # The first run AOT-compiles the guest; WasmEdge's compiler logs on stdout before the
-        # guest's ready line.
+        # `nnedge serve` prints its ready line once /health answers 200.
         for line in self.process.stdout:
-            if "listening on" in line:
+            if line.startswith("nnedge serve: ready on"):
                 break
         else:
             self.stop()

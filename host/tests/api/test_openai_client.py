@@ -91,7 +91,7 @@ def test_completions_string_and_array(server):
 
 def test_models_list(server):
     models = client(server.url).models.list()
-    assert [m.id for m in models.data] == ["default"]
+    assert [m.id for m in models.data] == ["SmolLM2-135M-Instruct.Q4_1"]
 
 
 def test_json_object_response_format(server):
@@ -127,12 +127,12 @@ def test_four_concurrent_streams_each_get_their_own_answer(server):
 
 def test_embeddings(embedding_server):
     api = client(embedding_server.url)
-    reply = api.embeddings.create(model="minilm", input=["hello world", "goodbye"])
+    reply = api.embeddings.create(model="all-MiniLM-L6-v2-Q8_0", input=["hello world", "goodbye"])
     assert len(reply.data) == 2
     vector = reply.data[0].embedding
     assert len(vector) == 384
     assert math.isclose(math.sqrt(sum(x * x for x in vector)), 1.0, rel_tol=1e-3)
-    floats = api.embeddings.create(model="minilm", input="hello world", encoding_format="float")
+    floats = api.embeddings.create(model="all-MiniLM-L6-v2-Q8_0", input="hello world", encoding_format="float")
     assert floats.data[0].embedding == pytest.approx(vector, rel=1e-5)
 
 
