@@ -2,12 +2,18 @@
 
 use std::fmt;
 
+use serde::Serialize;
+
 /// A description of the machine a benchmark ran on, read from `/proc`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Machine {
+    /// The CPU's model name.
     pub cpu_model: String,
+    /// Logical CPUs this process may use.
     pub logical_cpus: usize,
+    /// Total memory.
     pub memory_gib: f64,
+    /// The Linux kernel release.
     pub kernel: String,
 }
 

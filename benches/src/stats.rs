@@ -1,7 +1,9 @@
-//! Summary statistics over repeated measurements.
+//! Summary statistics over repeated measurements, and percentiles of latency samples.
+
+use serde::Serialize;
 
 /// Mean, standard deviation, median and minimum of a set of samples.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Summary {
     pub mean: f64,
     pub stddev: f64,
@@ -42,9 +44,35 @@ impl Summary {
     }
 }
 
+/// The `p`-th percentile (0 ≤ p ≤ 100) of `samples`, interpolating linearly between the two
+/// nearest ranks (as numpy's default does); `None` when there are no samples.
+pub fn percentile(samples: &[f64], p: f64) -> Option<f64> {
+    if samples.is_empty() || !(0.0..=100.0).contains(&p) {
+        return None;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = p / 100.0 * (sorted.len() - 1) as f64;
+    let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
+    let weight = rank - low as f64;
+    Some(sorted[low] + (sorted[high] - sorted[low]) * weight)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Summary;
+    use super::{percentile, Summary};
+
+    #[test]
+    fn percentiles_interpolate_between_ranks() {
+        let samples = [5.0, 1.0, 4.0, 2.0, 3.0];
+        assert_eq!(percentile(&samples, 50.0), Some(3.0));
+        assert_eq!(percentile(&samples, 0.0), Some(1.0));
+        assert_eq!(percentile(&samples, 100.0), Some(5.0));
+        assert_eq!(percentile(&samples, 95.0), Some(4.8));
+        assert_eq!(percentile(&[7.0], 99.0), Some(7.0));
+        assert_eq!(percentile(&[], 50.0), None);
+        assert_eq!(percentile(&samples, 101.0), None);
+    }
 
     #[test]
     fn summary_of_known_samples() {
