@@ -153,7 +153,7 @@ fn build_all(s: &Setup) -> Result<()> {
 fn check_and_test(s: &Setup, args: &[String]) -> Result<()> {
     run(cargo(s).args(["fmt", "--all", "--check"]))?;
     run(cargo(s)
-        .args(["fmt", "--check", "--manifest-path"])
+        .args(["fmt", "--all", "--check", "--manifest-path"])
         .arg(workspace_root().join("guest-apps/Cargo.toml")))?;
     run(cargo(s).args([
         "clippy",
