@@ -12,6 +12,8 @@ fn main() {
         return;
     };
     let lib = lib.to_string_lossy();
+    // Remembered so that `nnedge sysext bake --preset nnedge` can bundle this very sysroot.
+    println!("cargo:rustc-env=NNEDGE_BUILD_RUNTIME_LIB_DIR={lib}");
     // DT_RPATH (not RUNPATH) also covers the libraries' own dependencies, e.g. libLLVM's.
     for arg in [
         format!("-Wl,--dynamic-linker={lib}/ld-linux-x86-64.so.2"),

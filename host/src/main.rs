@@ -51,7 +51,9 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             Ok(exit_code(run.run()?))
         }
         Command::Serve(args) => Ok(exit_code(serve::serve(args)?)),
-        Command::Sysext(command) => nnedge_sysext::cli::run(command).map(|()| ExitCode::SUCCESS),
+        Command::Sysext(command) => {
+            nnedge_sysext::cli::run(sysext_defaults(command)?).map(|()| ExitCode::SUCCESS)
+        }
         Command::Ignition(command) => {
             nnedge_ignition::cli::run(command).map(|()| ExitCode::SUCCESS)
         }
@@ -85,4 +87,34 @@ fn exit_code(guest_code: u32) -> ExitCode {
         c => (c % 256) as u8,
     };
     ExitCode::from(byte)
+}
+
+/// Fills in the nnedge preset's inputs from this very installation: the running binary, the
+/// runtime sysroot it was linked against, and the folder its bundled guests come from.
+fn sysext_defaults(
+    mut command: nnedge_sysext::cli::SysextCommand,
+) -> anyhow::Result<nnedge_sysext::cli::SysextCommand> {
+    use nnedge_sysext::cli::SysextCommand;
+    let SysextCommand::Bake(args) = &mut command else {
+        return Ok(command);
+    };
+    if args.preset.is_none() {
+        return Ok(command);
+    }
+    if args.binary.is_none() {
+        args.binary = Some(std::env::current_exe()?);
+    }
+    if args.sysroot.is_none() {
+        // <sysroot>/usr/lib/x86_64-linux-gnu, recorded by build.rs.
+        let lib = option_env!("NNEDGE_BUILD_RUNTIME_LIB_DIR").map(std::path::PathBuf::from);
+        args.sysroot = lib
+            .as_deref()
+            .and_then(|l| l.ancestors().nth(3))
+            .map(Into::into);
+    }
+    if args.guests.is_none() {
+        let hello = guests::find(&cache_dir::cache_root()?, "hello.wasm")?;
+        args.guests = hello.parent().map(Into::into);
+    }
+    Ok(command)
 }

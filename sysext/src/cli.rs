@@ -88,18 +88,19 @@ pub struct BakeArgs {
     pub sysupdate_url: Option<String>,
 
     /// Bake a built-in layout instead of INPUT.
-    #[arg(long, value_enum, requires_all = ["binary", "sysroot", "guests"])]
+    #[arg(long, value_enum)]
     pub preset: Option<Preset>,
 
-    /// nnedge preset: the nnedge binary.
+    /// nnedge preset: the nnedge binary (`nnedge sysext` defaults it to itself).
     #[arg(long, requires = "preset")]
     pub binary: Option<PathBuf>,
 
-    /// nnedge preset: the runtime sysroot.
+    /// nnedge preset: the runtime sysroot (`nnedge sysext` defaults it to its own).
     #[arg(long, requires = "preset")]
     pub sysroot: Option<PathBuf>,
 
-    /// nnedge preset: the folder of .wasm guests to bundle.
+    /// nnedge preset: the folder of .wasm guests to bundle (`nnedge sysext` defaults it to
+    /// the folder its bundled guests are found in).
     #[arg(long, requires = "preset")]
     pub guests: Option<PathBuf>,
 
@@ -133,9 +134,18 @@ fn bake(args: BakeArgs) -> anyhow::Result<()> {
     let (tree, mut spec) = match (&args.preset, &args.input) {
         (Some(Preset::Nnedge), _) => {
             let preset = NnedgePreset {
-                binary: args.binary.clone().context("--binary is required")?,
-                sysroot: args.sysroot.clone().context("--sysroot is required")?,
-                guests: args.guests.clone().context("--guests is required")?,
+                binary: args
+                    .binary
+                    .clone()
+                    .context("--binary is required with --preset nnedge")?,
+                sysroot: args
+                    .sysroot
+                    .clone()
+                    .context("--sysroot is required with --preset nnedge")?,
+                guests: args
+                    .guests
+                    .clone()
+                    .context("--guests is required with --preset nnedge")?,
                 enable_service: args.enable_service,
                 architecture,
             };
