@@ -6,3 +6,5 @@
 mod errors;
 mod run;
 mod support;
+mod sysext;
+mod wasi_nn;
