@@ -67,7 +67,7 @@ fn draw_bar_panel(
         .iter()
         .flat_map(|(_, bars)| bars.iter().map(|(mean, sd)| mean + sd))
         .fold(1.0_f64, f64::max)
-        * 1.15;
+        * 1.35;
     let caption = if panel_index == 0 {
         "prompt processing (t/s)"
     } else {
@@ -120,6 +120,7 @@ fn draw_bar_panel(
     }
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
         .border_style(BLACK)
         .background_style(WHITE.mix(0.8))
         .draw()
@@ -160,6 +161,7 @@ pub fn serve_lines(report: &ServeReport) -> Result<String, PlotError> {
             .map_err(plot_error)?;
         chart
             .configure_mesh()
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .x_desc("concurrent streams")
             .y_desc("tokens/s")
             .draw()
