@@ -69,7 +69,7 @@ pub enum ModelCommand {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Make a host directory visible to the guest, as HOST[:GUEST] (GUEST defaults to HOST).
+    /// Make a host directory visible to the guest, as `HOST[:GUEST]` (GUEST defaults to HOST).
     #[arg(long = "dir", value_name = "HOST[:GUEST]")]
     pub dirs: Vec<DirMapping>,
 
