@@ -89,6 +89,13 @@ fn wasmedge_version() -> String {
         .unwrap_or_else(|| WASMEDGE_VERSION.to_owned())
 }
 
+/// The 1-minute load average from `/proc/loadavg`, recorded before and after a benchmark so a
+/// reader can tell a busy machine's figures from a quiet one's.
+pub fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
 /// The quantisation named in a GGUF file name (`...Q4_1.gguf` → `Q4_1`), or `unknown`.
 pub fn quantisation_of(path: &Path) -> String {
     let stem = path

@@ -48,9 +48,25 @@ fn write_all(dir: &Path, stem: &str, contents: &[String; 4]) -> anyhow::Result<V
     Ok(paths)
 }
 
+/// A spread (standard deviation over mean) above which a report warns that the machine was
+/// probably busy.
+pub const NOISY_SPREAD: f64 = 0.10;
+
 /// The header lines every Markdown report starts with.
-fn environment_lines(out: &mut String, machine: &Machine, versions: &Versions) {
+fn environment_lines(
+    out: &mut String,
+    machine: &Machine,
+    versions: &Versions,
+    load: [Option<f64>; 2],
+) {
     let _ = writeln!(out, "- machine: {machine}");
+    let show = |l: Option<f64>| l.map_or_else(|| "?".to_owned(), |l| format!("{l:.2}"));
+    let _ = writeln!(
+        out,
+        "- load average (1 min): {} before, {} after",
+        show(load[0]),
+        show(load[1])
+    );
     let _ = writeln!(
         out,
         "- versions: {}, WasmEdge {}, llama.cpp from {}, llama-cpp-2 {}",
@@ -63,7 +79,12 @@ fn environment_lines(out: &mut String, machine: &Machine, versions: &Versions) {
 pub fn infer_markdown(report: &InferReport) -> String {
     let s = &report.settings;
     let mut out = String::from("## nnedge bench infer\n\n");
-    environment_lines(&mut out, &report.machine, &report.versions);
+    environment_lines(
+        &mut out,
+        &report.machine,
+        &report.versions,
+        report.load_average,
+    );
     let _ = writeln!(
         out,
         "- llama.cpp CPU features: {}",
@@ -118,6 +139,21 @@ pub fn infer_markdown(report: &InferReport) -> String {
                 w.mean / n.mean
             );
         }
+    }
+
+    let noisy = report.results.iter().any(|result| {
+        tests(report, result)
+            .iter()
+            .filter_map(|(_, summary)| *summary)
+            .any(|s| s.mean > 0.0 && s.stddev / s.mean > NOISY_SPREAD)
+    });
+    if noisy {
+        let _ = writeln!(
+            out,
+            "\n> A spread above {:.0}% of the mean: the machine was probably busy. Rerun when \
+             `uptime` shows it idle.",
+            NOISY_SPREAD * 100.0
+        );
     }
 
     out.push_str("\n| model | backend | threads | model load (ms) | peak RSS (MiB) |\n");
@@ -181,7 +217,12 @@ pub fn infer_csv(report: &InferReport) -> String {
 pub fn serve_markdown(report: &ServeReport) -> String {
     let s = &report.settings;
     let mut out = String::from("## nnedge bench serve\n\n");
-    environment_lines(&mut out, &report.machine, &report.versions);
+    environment_lines(
+        &mut out,
+        &report.machine,
+        &report.versions,
+        report.load_average,
+    );
     let _ = writeln!(
         out,
         "- endpoint: {} (model `{}`), max_tokens {}, {} requests per stream per level, \

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::environment::{quantisation_of, Versions};
+use crate::environment::{load_average, quantisation_of, Versions};
 use crate::machine::Machine;
 use crate::stats::Summary;
 pub use wasm::WasmRunner;
@@ -235,6 +235,8 @@ pub struct InferReport {
     pub versions: Versions,
     /// llama.cpp's CPU feature line.
     pub llama_system_info: String,
+    /// The 1-minute load average before and after the runs.
+    pub load_average: [Option<f64>; 2],
     /// What was asked for.
     pub settings: InferSettings,
     /// The models measured.
@@ -269,6 +271,7 @@ pub fn run(settings: &InferSettings, runner: &WasmRunner<'_>) -> Result<InferRep
         machine: Machine::detect(),
         versions: Versions::detect(Some(runner.nnedge)),
         llama_system_info: String::new(),
+        load_average: [load_average(), None],
         settings: settings.clone(),
         models: Vec::new(),
         results: Vec::new(),
@@ -298,6 +301,7 @@ pub fn run(settings: &InferSettings, runner: &WasmRunner<'_>) -> Result<InferRep
         }
     }
     report.llama_system_info = nnedge_wasi_nn_ggml::backend::system_info();
+    report.load_average[1] = load_average();
     Ok(report)
 }
 

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::environment::Versions;
+use crate::environment::{load_average, Versions};
 use crate::machine::Machine;
 use crate::stats::{percentile, Summary};
 pub use http::{Endpoint, HttpError};
@@ -172,6 +172,8 @@ pub struct ServeReport {
     pub machine: Machine,
     /// Versions on this side.
     pub versions: Versions,
+    /// The 1-minute load average before and after the levels.
+    pub load_average: [Option<f64>; 2],
     /// What was sent.
     pub settings: ServeSettings,
     /// One entry per concurrency level.
@@ -181,6 +183,7 @@ pub struct ServeReport {
 /// Runs every concurrency level of `settings` against its URL.
 pub fn run(settings: &ServeSettings, api_key: Option<&str>) -> Result<ServeReport, HttpError> {
     let endpoint = Endpoint::parse(&settings.url)?;
+    let load_before = load_average();
     let mut levels = Vec::new();
     for &concurrency in &settings.concurrency {
         let level = run_level(&endpoint, settings, concurrency.max(1), api_key);
@@ -190,6 +193,7 @@ pub fn run(settings: &ServeSettings, api_key: Option<&str>) -> Result<ServeRepor
     Ok(ServeReport {
         machine: Machine::detect(),
         versions: Versions::detect(None),
+        load_average: [load_before, load_average()],
         settings: settings.clone(),
         levels,
     })

@@ -50,6 +50,7 @@ pub fn infer_report() -> InferReport {
         machine: machine(),
         versions: versions(),
         llama_system_info: "CPU : AVX2 = 1 | AVX512 = 1 |".into(),
+        load_average: [Some(0.25), Some(1.5)],
         settings: InferSettings {
             models: vec![PathBuf::from("/models").join(file)],
             threads: vec![2],
@@ -108,6 +109,7 @@ pub fn serve_report() -> ServeReport {
     ServeReport {
         machine: machine(),
         versions: versions(),
+        load_average: [Some(0.5), None],
         settings: ServeSettings {
             url: "http://127.0.0.1:8080".into(),
             model: "default".into(),

@@ -66,3 +66,14 @@ fn out_dir_gets_every_format() {
             .expect("infer.json is JSON");
     assert_eq!(json["versions"]["wasmedge"], "0.14.1");
 }
+
+#[test]
+fn a_wide_spread_warns_that_the_machine_was_busy() {
+    let quiet = report::infer_markdown(&infer_report());
+    assert!(!quiet.contains("probably busy"), "{quiet}");
+
+    let mut busy = infer_report();
+    busy.results[1].runs[0].tg_ms *= 5.0;
+    let markdown = report::infer_markdown(&busy);
+    assert!(markdown.contains("probably busy"), "{markdown}");
+}
