@@ -48,6 +48,9 @@ pub enum Command {
         #[command(subcommand)]
         command: nnedge_digitalocean::cli::DoCommand,
     },
+    /// Benchmarks: inference speed (Wasm beside native llama.cpp) and serving load.
+    #[command(subcommand)]
+    Bench(nnedge_benches::cli::BenchCommand),
     /// Deploy LLM nodes on DigitalOcean, or destroy a deployment.
     Deploy {
         #[command(flatten)]

@@ -6,6 +6,7 @@
 mod aot;
 mod cache_dir;
 mod cli;
+mod gguf;
 mod guest_log;
 mod guest_memory;
 mod guests;
@@ -65,6 +66,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             nnedge_digitalocean::cli::run_deploy_blocking(&global, &command)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(command) => nnedge_benches::cli::run(command).map(|()| ExitCode::SUCCESS),
         Command::Model(ModelCommand::Pull { name }) => {
             let path = model::resolve(&cache_dir::cache_root()?, &name)?;
             println!("{}", path.display());

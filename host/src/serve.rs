@@ -17,7 +17,7 @@ use nnedge_wasi_nn_ggml::{ExecutionTarget, GraphEncoding, ModelPreload};
 
 use crate::run::GuestRun;
 use crate::wasi_options::EnvVar;
-use crate::{cache_dir, guests, model};
+use crate::{cache_dir, gguf, guests, model};
 
 /// The guest that serves the API.
 const SERVER_GUEST: &str = "llama-api-server.wasm";
@@ -53,7 +53,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub threads: Option<u32>,
 
-    /// The chat template (e.g. chatml, llama-3-chat); default: the server guest's default.
+    /// The chat template (chatml, llama-3-chat, llama-2-chat, mistral-instruct, phi-3-chat,
+    /// gemma-instruct); default: the family of the model's own template, else chatml.
     #[arg(long)]
     pub prompt_template: Option<String>,
 
@@ -99,10 +100,14 @@ pub fn serve(args: ServeArgs) -> Result<u32> {
     ]);
     let threads = args.threads.unwrap_or_else(default_threads);
     guest_args.extend(["--threads".to_owned(), threads.to_string()]);
+    let template = args
+        .prompt_template
+        .clone()
+        .or_else(|| model_template(&chat_model));
     for (flag, value) in [
         ("--ctx-size", args.ctx_size.clone()),
         ("--parallel", args.parallel.map(|v| v.to_string())),
-        ("--prompt-template", args.prompt_template.clone()),
+        ("--prompt-template", template),
     ] {
         if let Some(value) = value {
             guest_args.extend([flag.to_owned(), value]);
@@ -152,6 +157,31 @@ fn preload(alias: &str, path: PathBuf) -> ModelPreload {
         encoding: GraphEncoding::Ggml,
         target: ExecutionTarget::Auto,
         path,
+    }
+}
+
+/// The guest's name for the template family of the model's own chat template, so that the
+/// server follows the model unless `--prompt-template` says otherwise.
+fn model_template(model: &std::path::Path) -> Option<String> {
+    match gguf::chat_template(model) {
+        Ok(Some(jinja)) => match gguf::template_name(&jinja) {
+            Some(name) => {
+                tracing::debug!(template = name, "chat template from the model's metadata");
+                Some(name.to_owned())
+            }
+            None => {
+                tracing::warn!(
+                    "the model's chat template is of no family nnedge knows; using the server's \
+                     default (chatml); pass --prompt-template to choose"
+                );
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(err) => {
+            tracing::warn!("could not read the model's chat template: {err:#}");
+            None
+        }
     }
 }
 

@@ -1,0 +1,222 @@
+//! Just enough of the GGUF format to read a model's chat template, so that `nnedge serve`
+//! can follow the model instead of a fixed default.
+//!
+//! A GGUF file starts with `GGUF`, a version, the tensor and key/value counts, then the
+//! key/value pairs: a length-prefixed key, a `u32` value type and the value. Only the walk
+//! over the pairs is implemented; tensors are never touched.
+
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+/// The metadata key llama.cpp stores a model's Jinja chat template under.
+const CHAT_TEMPLATE_KEY: &str = "tokenizer.chat_template";
+
+/// Strings and arrays longer than this are refused as corrupt rather than allocated.
+const MAX_LEN: u64 = 256 << 20;
+
+/// Reads `tokenizer.chat_template` from a GGUF file, if it has one.
+pub fn chat_template(path: &Path) -> Result<Option<String>> {
+    let file = fs_err::File::open(path)?;
+    let mut r = BufReader::new(file);
+    let mut magic = [0u8; 4];
+    r.read_exact(&mut magic)
+        .context("failed to read the GGUF header")?;
+    if &magic != b"GGUF" {
+        bail!("`{}` is not a GGUF file", path.display());
+    }
+    let _version = read_u32(&mut r)?;
+    let _tensors = read_u64(&mut r)?;
+    let pairs = read_u64(&mut r)?;
+    for _ in 0..pairs {
+        let key = read_string(&mut r)?;
+        let kind = read_u32(&mut r)?;
+        if key == CHAT_TEMPLATE_KEY && kind == STRING {
+            return Ok(Some(read_string(&mut r)?));
+        }
+        skip_value(&mut r, kind)?;
+    }
+    Ok(None)
+}
+
+/// The value type of a GGUF string.
+const STRING: u32 = 8;
+/// The value type of a GGUF array.
+const ARRAY: u32 = 9;
+
+/// Skips one value of type `kind`.
+fn skip_value(r: &mut impl Read, kind: u32) -> Result<()> {
+    match kind {
+        STRING => {
+            let len = checked_len(read_u64(r)?)?;
+            skip(r, len)
+        }
+        ARRAY => {
+            let item = read_u32(r)?;
+            let count = checked_len(read_u64(r)?)?;
+            match scalar_size(item) {
+                Some(size) => skip(r, count.checked_mul(size).context("GGUF array too large")?),
+                None => (0..count).try_for_each(|_| skip_value(r, item)),
+            }
+        }
+        other => match scalar_size(other) {
+            Some(size) => skip(r, size),
+            None => bail!("unknown GGUF value type {other}; the file is corrupt or newer"),
+        },
+    }
+}
+
+/// Bytes of a fixed-size value type, `None` for strings, arrays and unknown types.
+fn scalar_size(kind: u32) -> Option<u64> {
+    match kind {
+        0 | 1 | 7 => Some(1), // u8, i8, bool
+        2 | 3 => Some(2),     // u16, i16
+        4..=6 => Some(4),     // u32, i32, f32
+        10..=12 => Some(8),   // u64, i64, f64
+        _ => None,
+    }
+}
+
+fn checked_len(len: u64) -> Result<u64> {
+    if len > MAX_LEN {
+        bail!("GGUF length {len} is implausibly large; the file is corrupt");
+    }
+    Ok(len)
+}
+
+fn skip(r: &mut impl Read, len: u64) -> Result<()> {
+    let copied = std::io::copy(&mut r.take(len), &mut std::io::sink())?;
+    if copied != len {
+        bail!("the GGUF file ends inside its metadata");
+    }
+    Ok(())
+}
+
+fn read_u32(r: &mut impl Read) -> Result<u32> {
+    let mut b = [0u8; 4];
+    r.read_exact(&mut b)
+        .context("the GGUF file ends inside its metadata")?;
+    Ok(u32::from_le_bytes(b))
+}
+
+fn read_u64(r: &mut impl Read) -> Result<u64> {
+    let mut b = [0u8; 8];
+    r.read_exact(&mut b)
+        .context("the GGUF file ends inside its metadata")?;
+    Ok(u64::from_le_bytes(b))
+}
+
+fn read_string(r: &mut impl Read) -> Result<String> {
+    let len = checked_len(read_u64(r)?)?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    r.take(len).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 != len {
+        bail!("the GGUF file ends inside its metadata");
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Names the llama-api-server template that renders prompts the way a Jinja chat template
+/// does, recognised by the special tokens it uses; `None` when no known family matches.
+pub fn template_name(jinja: &str) -> Option<&'static str> {
+    let has = |s: &str| jinja.contains(s);
+    if has("<|im_start|>") {
+        Some("chatml")
+    } else if has("<|start_header_id|>") {
+        Some("llama-3-chat")
+    } else if has("<start_of_turn>") {
+        Some("gemma-instruct")
+    } else if has("<|user|>") && has("<|end|>") {
+        Some("phi-3-chat")
+    } else if has("<<SYS>>") {
+        Some("llama-2-chat")
+    } else if has("[INST]") {
+        Some("mistral-instruct")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared_model(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/models")
+            .join(name)
+    }
+
+    #[test]
+    fn reads_no_template_from_a_model_without_one() {
+        let path = shared_model("stories260K.gguf");
+        if !path.exists() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{} missing",
+                path.display()
+            );
+            return eprintln!("skipped: {} missing", path.display());
+        }
+        assert_eq!(chat_template(&path).unwrap(), None);
+    }
+
+    #[test]
+    fn default_model_template_is_chatml() {
+        let cache = std::env::var_os("NNEDGE_CACHE")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                Path::new(&std::env::var_os("HOME").unwrap_or_default()).join(".cache/nnedge")
+            });
+        let path = cache.join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+        if !path.exists() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{} missing",
+                path.display()
+            );
+            return eprintln!("skipped: {} missing", path.display());
+        }
+        let jinja = chat_template(&path)
+            .unwrap()
+            .expect("SmolLM2 ships a chat template");
+        assert_eq!(template_name(&jinja), Some("chatml"));
+    }
+
+    #[test]
+    fn template_families_are_recognised() {
+        assert_eq!(
+            template_name("{{'<|im_start|>' + m['role']}}"),
+            Some("chatml")
+        );
+        assert_eq!(
+            template_name("<|start_header_id|>user<|end_header_id|>"),
+            Some("llama-3-chat")
+        );
+        assert_eq!(template_name("<start_of_turn>user"), Some("gemma-instruct"));
+        assert_eq!(template_name("<|user|>\n{{c}}<|end|>"), Some("phi-3-chat"));
+        assert_eq!(template_name("[INST] <<SYS>>"), Some("llama-2-chat"));
+        assert_eq!(
+            template_name("[INST] {{c}} [/INST]"),
+            Some("mistral-instruct")
+        );
+        assert_eq!(template_name("{{ messages }}"), None);
+    }
+
+    #[test]
+    fn truncated_metadata_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.gguf");
+        let mut bytes = b"GGUF".to_vec();
+        bytes.extend(3u32.to_le_bytes());
+        bytes.extend(0u64.to_le_bytes());
+        bytes.extend(1u64.to_le_bytes());
+        bytes.extend(u64::MAX.to_le_bytes()); // an absurd key length
+        fs_err::write(&path, bytes).unwrap();
+        assert!(chat_template(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("implausibly large"));
+    }
+}
