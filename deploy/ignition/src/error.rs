@@ -46,6 +46,22 @@ pub enum IgnitionError {
         message: String,
     },
 
+    /// The YAML's aliases would copy more than `limit` nodes and bytes (nested aliases,
+    /// "billion laughs"); refused before copying.
+    #[error(
+        "invalid YAML at line {line}, column {column}: excessive aliasing: the document's \
+         aliases would expand to more than {limit} nodes and bytes; write repeated parts \
+         out or nest fewer aliases"
+    )]
+    ExcessiveAliasing {
+        /// 1-based line of the alias that passed the limit.
+        line: usize,
+        /// 1-based column of that alias.
+        column: usize,
+        /// The limit (see the YAML module's `ALIAS_EXPANSION_LIMIT`).
+        limit: usize,
+    },
+
     /// The config failed validation; every finding is listed.
     #[error("{}", render_diagnostics(.diagnostics))]
     Invalid {

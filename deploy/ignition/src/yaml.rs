@@ -5,6 +5,10 @@
 //! tree keeps its own scalar resolution: quoted scalars are always strings; plain scalars
 //! become null, booleans, integers (decimal, `0`-prefixed or `0o` octal, `0x` hex) or
 //! strings. Duplicate mapping keys are errors, as in Butane.
+//!
+//! Aliases are copied into the tree, so nested aliases ("billion laughs") could expand a
+//! small file into gigabytes; the builder weighs every anchored node and refuses a document
+//! once its aliases would copy more than [`ALIAS_EXPANSION_LIMIT`], before copying.
 
 use std::collections::HashMap;
 
@@ -12,6 +16,15 @@ use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use crate::IgnitionError;
+
+/// Most weight (nodes plus scalar bytes) that all aliases of one document may copy.
+///
+/// Butane configs use aliases, if at all, to repeat a unit or a file entry a few times,
+/// far below this; nested aliases that multiply past it are refused as "excessive
+/// aliasing", as Butane's Go YAML decoder does. Text written out without aliases does not
+/// count: it is bounded by the input's size. Lifting the limit would mean sharing aliased
+/// nodes instead of copying them.
+pub(crate) const ALIAS_EXPANSION_LIMIT: usize = 1 << 20;
 
 /// A YAML value with the line it starts on.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,24 +80,40 @@ pub(crate) fn parse(source: &str) -> Result<Node, IgnitionError> {
 }
 
 /// Open collection while events stream in.
+///
+/// `start` is the builder's weight when the collection opened, so the collection's own
+/// weight (aliases inside it included) is the difference when it closes.
 enum Frame {
     Seq {
         anchor: usize,
+        start: usize,
         node: Node,
     },
     Map {
         anchor: usize,
+        start: usize,
         node: Node,
         key: Option<(String, usize)>,
     },
 }
 
+/// An anchored node and its weight (see [`Builder::weight`]).
+struct Anchored {
+    node: Node,
+    weight: usize,
+}
+
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, Anchored>,
     root: Option<Node>,
     error: Option<IgnitionError>,
+    /// Weight of the tree so far: one per node plus each scalar's length in bytes,
+    /// counting every copy an alias makes.
+    weight: usize,
+    /// Weight copied by aliases so far; bounded by [`ALIAS_EXPANSION_LIMIT`].
+    aliased: usize,
 }
 
 impl MarkedEventReceiver for Builder {
@@ -95,50 +124,97 @@ impl MarkedEventReceiver for Builder {
         let line = mark.line();
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                let start = self.weight;
+                self.weight = self.weight.saturating_add(1 + text.len());
                 let node = Node {
                     value: resolve_scalar(text, style, tag.as_ref()),
                     line,
                 };
-                self.finish(anchor, node, mark);
+                self.finish(anchor, start, node, mark);
             }
             Event::SequenceStart(anchor, _) => {
+                let start = self.weight;
+                self.weight = self.weight.saturating_add(1);
                 let node = Node {
                     value: Value::Seq(Vec::new()),
                     line,
                 };
-                self.stack.push(Frame::Seq { anchor, node });
+                self.stack.push(Frame::Seq {
+                    anchor,
+                    start,
+                    node,
+                });
             }
             Event::MappingStart(anchor, _) => {
+                let start = self.weight;
+                self.weight = self.weight.saturating_add(1);
                 let node = Node {
                     value: Value::Map(Vec::new()),
                     line,
                 };
                 self.stack.push(Frame::Map {
                     anchor,
+                    start,
                     node,
                     key: None,
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Seq { anchor, node } | Frame::Map { anchor, node, .. }) => {
-                    self.finish(anchor, node, mark);
-                }
+                Some(
+                    Frame::Seq {
+                        anchor,
+                        start,
+                        node,
+                    }
+                    | Frame::Map {
+                        anchor,
+                        start,
+                        node,
+                        ..
+                    },
+                ) => self.finish(anchor, start, node, mark),
                 None => self.fail(mark, "unbalanced collection end"),
             },
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => self.finish(0, node, mark),
-                None => self.fail(mark, "alias to an unknown anchor"),
-            },
+            Event::Alias(id) => self.expand_alias(id, mark),
             _ => {}
         }
     }
 }
 
 impl Builder {
-    /// Attaches a completed node to its parent (or makes it the root).
-    fn finish(&mut self, anchor: usize, node: Node, mark: Marker) {
+    /// Copies the node anchored as `id`, unless the copies would grow past
+    /// [`ALIAS_EXPANSION_LIMIT`]; the check comes before the copy.
+    fn expand_alias(&mut self, id: usize, mark: Marker) {
+        let Some(anchored) = self.anchors.get(&id) else {
+            return self.fail(mark, "alias to an unknown anchor");
+        };
+        let weight = anchored.weight;
+        self.aliased = self.aliased.saturating_add(weight);
+        if self.aliased > ALIAS_EXPANSION_LIMIT {
+            self.error = Some(IgnitionError::ExcessiveAliasing {
+                line: mark.line(),
+                column: mark.col() + 1,
+                limit: ALIAS_EXPANSION_LIMIT,
+            });
+            return;
+        }
+
+        let node = anchored.node.clone();
+        let start = self.weight;
+        self.weight = self.weight.saturating_add(weight);
+        self.finish(0, start, node, mark);
+    }
+
+    /// Attaches a completed node, whose weight began at `start`, to its parent (or makes
+    /// it the root).
+    fn finish(&mut self, anchor: usize, start: usize, node: Node, mark: Marker) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            let weight = self.weight.saturating_sub(start);
+            let anchored = Anchored {
+                node: node.clone(),
+                weight,
+            };
+            self.anchors.insert(anchor, anchored);
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
@@ -267,5 +343,39 @@ mod tests {
             panic!("expected a mapping");
         };
         assert_eq!(entries[0].1.value, entries[1].1.value);
+    }
+
+    /// Billion laughs: nine levels of `&a [*b, ...]` expanded to gigabytes and never ended.
+    #[test]
+    fn billion_laughs_is_refused_before_expanding() {
+        let mut source = String::from("l0: &l0 [\"lol\", \"lol\"]\n");
+        for level in 1..=9 {
+            let refs = vec![format!("*l{}", level - 1); 9].join(", ");
+            source.push_str(&format!("l{level}: &l{level} [{refs}]\n"));
+        }
+        let started = std::time::Instant::now();
+        let error = parse(&source).err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // l6 (line 7) is the first level whose copies pass the limit
+        assert!(
+            matches!(
+                error,
+                Some(IgnitionError::ExcessiveAliasing { line: 7, .. })
+            ),
+            "{error:?}"
+        );
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("excessive aliasing"), "{message}");
+    }
+
+    #[test]
+    fn aliases_within_the_limit_still_expand() {
+        let Value::Map(entries) = value("a: &x [1, 2]\nb: &y [*x, *x]\nc: [*y, *y]\n") else {
+            panic!("expected a mapping");
+        };
+        let Value::Seq(c) = &entries[2].1.value else {
+            panic!("expected a list");
+        };
+        assert_eq!(c[1].value, entries[1].1.value);
     }
 }

@@ -81,12 +81,12 @@ pub struct NodeArgs {
     #[arg(long, default_value = "chatml")]
     pub prompt_template: String,
 
-    /// Context size in tokens.
-    #[arg(long, default_value_t = 2048)]
+    /// Context size in tokens (at least 1).
+    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..))]
     pub ctx_size: u32,
 
-    /// TCP port the API listens on (all interfaces).
-    #[arg(long, default_value_t = 8080)]
+    /// TCP port the API listens on (all interfaces; 1-65535).
+    #[arg(long, default_value_t = 8080, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
 
     /// API key clients must send; stored in /etc/nnedge/nnedge.env (mode 0600).

@@ -177,3 +177,18 @@ fn duplicate_yaml_keys_are_errors() {
         "{message}"
     );
 }
+
+/// Billion laughs: nested aliases made `render` grow to many GB and never finish.
+#[test]
+fn billion_laughs_aliases_are_refused() {
+    let mut source = String::from("variant: flatcar\nversion: 1.0.0\nx0: &x0 [lol, lol]\n");
+    for level in 1..=9 {
+        let refs = vec![format!("*x{}", level - 1); 9].join(", ");
+        source.push_str(&format!("x{level}: &x{level} [{refs}]\n"));
+    }
+    let started = std::time::Instant::now();
+    let error = render_butane(&source, &RenderOptions::default()).err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let message = error.map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("excessive aliasing"), "{message}");
+}
