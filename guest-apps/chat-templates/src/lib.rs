@@ -125,6 +125,20 @@ impl ChatTemplate {
         }
     }
 
+    /// The texts that start or end a turn in this template.
+    ///
+    /// A reply never contains them, so a server can cut generated text at the first one:
+    /// without that, a model that prints a marker as text runs on into a made-up next turn.
+    pub fn turn_markers(self) -> &'static [&'static str] {
+        match self {
+            ChatTemplate::ChatMl => &["<|im_start|>", "<|im_end|>"],
+            ChatTemplate::Llama3Chat => &["<|start_header_id|>", "<|eot_id|>"],
+            ChatTemplate::Llama2Chat | ChatTemplate::MistralInstruct => &["[INST]", "</s>"],
+            ChatTemplate::Phi3Chat => &["<|user|>", "<|assistant|>", "<|system|>", "<|end|>"],
+            ChatTemplate::GemmaInstruct => &["<start_of_turn>", "<end_of_turn>"],
+        }
+    }
+
     /// The reply without anything from the first end-of-turn marker on, and without
     /// surrounding white space.
     pub fn strip_reply(self, reply: &str) -> String {
@@ -210,6 +224,26 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("llama-3-chat"), "{err}");
+    }
+
+    #[test]
+    fn turn_markers_include_the_end_of_turn_and_appear_in_rendered_prompts() {
+        let conversation = [
+            Message::user("Hi"),
+            Message::assistant("Hello!"),
+            Message::user("Bye"),
+        ];
+        for template in ChatTemplate::ALL {
+            let markers = template.turn_markers();
+            assert!(markers.contains(&template.end_of_turn()), "{template}");
+            let prompt = template.render(&conversation).unwrap();
+            for marker in markers.iter().filter(|m| **m != "<|system|>") {
+                assert!(
+                    prompt.contains(marker),
+                    "{template}: {marker} in {prompt:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -331,8 +331,9 @@ impl<B: Backend> App<B> {
         let Some(model) = self.config.embedding.clone() else {
             return Err(ApiError::not_found(
                 "model_not_found",
-                "no embedding model is loaded; start the server with `--model-alias chat,embedding` \
-                 and preload both models",
+                "no embedding model is loaded; with `nnedge serve`, pass `--embedding-model PATH`; \
+                 when running this server directly, start it with \
+                 `--model-alias chat,embedding` and preload both models",
             ));
         };
         if spec.model.as_deref().is_some_and(|m| m != model.name) {

@@ -244,9 +244,13 @@ impl ServerConfig {
         let Some(key) = &self.api_key else {
             return true;
         };
-        let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
+        // the scheme is case-insensitive (RFC 9110 section 11.1)
+        let Some((scheme, token)) = header.and_then(|h| h.trim_start().split_once(' ')) else {
             return false;
         };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return false;
+        }
         constant_time_eq(token.trim().as_bytes(), key.as_bytes())
     }
 

@@ -34,7 +34,8 @@ pub struct GenerationSpec {
     pub stream: bool,
     /// Whether a streamed answer ends with a usage chunk.
     pub include_usage: bool,
-    /// Stop strings the output is cut at.
+    /// Stop strings the output is cut at: the request's, then for chat the template's turn
+    /// markers (so a model that prints one does not run on into a made-up next turn).
     pub stops: Vec<String>,
     /// The token limit (`None`: until end of sequence or context).
     pub max_tokens: Option<u64>,
@@ -159,7 +160,13 @@ pub fn chat_request(body: &[u8], config: &ServerConfig) -> Result<GenerationSpec
             config.template.name()
         ))
     })?;
-    spec(Endpoint::Chat, vec![prompt], request.common, config)
+    let mut spec = spec(Endpoint::Chat, vec![prompt], request.common, config)?;
+    for marker in config.template.turn_markers() {
+        if !spec.stops.iter().any(|stop| stop == marker) {
+            spec.stops.push((*marker).to_owned());
+        }
+    }
+    Ok(spec)
 }
 
 /// Validates a text completion request.
@@ -188,7 +195,8 @@ pub fn embedding_request(body: &[u8]) -> Result<EmbeddingSpec, ApiError> {
     })
 }
 
-/// A string or a non-empty array of strings; token arrays are not supported.
+/// A non-empty string or a non-empty array of non-empty strings; token arrays are not
+/// supported.
 fn strings(value: Value, field: &str) -> Result<Vec<String>, ApiError> {
     let unsupported =
         || ApiError::invalid(format!("`{field}` must be a string or an array of strings"));
@@ -205,6 +213,16 @@ fn strings(value: Value, field: &str) -> Result<Vec<String>, ApiError> {
     };
     if list.is_empty() {
         return Err(ApiError::invalid(format!("`{field}` must not be empty")));
+    }
+    if let Some(index) = list.iter().position(String::is_empty) {
+        let which = if list.len() == 1 {
+            format!("`{field}`")
+        } else {
+            format!("`{field}[{index}]`")
+        };
+        return Err(ApiError::invalid(format!(
+            "{which} is empty; give at least one character of text"
+        )));
     }
     Ok(list)
 }
@@ -407,7 +425,7 @@ mod tests {
             (spec.model.as_str(), spec.stream, spec.include_usage),
             ("m", true, true)
         );
-        assert_eq!(spec.stops, ["\n"]);
+        assert_eq!(spec.stops, ["\n", "<|im_start|>", "<|im_end|>"]);
         assert_eq!(spec.max_tokens, Some(5));
         let meta = metadata(&spec);
         assert_eq!(

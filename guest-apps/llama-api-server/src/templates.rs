@@ -58,6 +58,14 @@ impl PromptTemplate {
         }
     }
 
+    /// The texts that start or end a turn, which end a chat reply (none for `embedding`).
+    pub fn turn_markers(self) -> &'static [&'static str] {
+        match self {
+            Self::Chat(template) => template.turn_markers(),
+            Self::Embedding => &[],
+        }
+    }
+
     /// The prompt for `messages`, ending where the assistant's reply begins.
     pub fn render(self, messages: &[Message]) -> Result<String, TemplateError> {
         match self {

@@ -55,6 +55,79 @@ fn stop_strings_cut_the_output() {
     assert_eq!(json["choices"][0]["finish_reason"], "stop");
 }
 
+/// Regression: chatml replies ran on into a made-up `<|im_start|>user` turn.
+#[test]
+fn chat_output_stops_at_the_templates_turn_markers() {
+    // `%3C%7C` is `<|`: the scripted backend cuts its script at a literal `<|im_end|>`
+    let run_on = "say:Paris.|\\n%3C%7Cim_start%7C>user|\\nAnd Spain?";
+    let cases = [
+        (&[][..], run_on.to_owned(), "Paris.\n"),
+        (
+            &[][..],
+            "say:Rome.|%3C%7Cim_end%7C>|\\nmore".to_owned(),
+            "Rome.",
+        ),
+        (
+            &["--prompt-template", "gemma-instruct"][..],
+            "say:Oslo.|<start_of_turn>|user".to_owned(),
+            "Oslo.",
+        ),
+    ];
+    for (args, content, expected) in cases {
+        let mut app = server(args);
+        let body = format!(r#"{{"messages":[{{"role":"user","content":"{content}"}}]}}"#);
+        let json = reply(&exchange(&mut app, 1, &post("/v1/chat/completions", &body))).json();
+        assert_eq!(
+            json["choices"][0]["message"]["content"], expected,
+            "{content}"
+        );
+        assert_eq!(json["choices"][0]["finish_reason"], "stop", "{content}");
+    }
+
+    // streamed: no fragment of a marker is sent before it is cut
+    let mut app = server(&[]);
+    let body = r#"{"messages":[{"role":"user","content":"say:Paris.|%3C%7Cim_|start%7C>user"}],
+        "stream":true}"#;
+    let events = reply(&exchange(&mut app, 1, &post("/v1/chat/completions", body))).events();
+    let text: String = events
+        .iter()
+        .filter(|e| *e != "[DONE]")
+        .filter_map(|e| {
+            let json: serde_json::Value = serde_json::from_str(e).unwrap();
+            json["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(text, "Paris.");
+    assert!(events
+        .iter()
+        .any(|e| e.contains(r#""finish_reason":"stop""#)));
+
+    // text completions have no template, so the markers are ordinary text there
+    let mut app = server(&[]);
+    let body = r#"{"prompt":"say:a|%3C%7Cim_end%7C>|b"}"#;
+    let json = reply(&exchange(&mut app, 1, &post("/v1/completions", body))).json();
+    assert_eq!(json["choices"][0]["text"], "a<|im_end|>b");
+}
+
+/// Regression: without an embedding model, the error named only the guest's own flag.
+#[test]
+fn missing_embedding_model_error_names_the_nnedge_serve_flag() {
+    let mut app = server(&[]);
+    let json = reply(&exchange(
+        &mut app,
+        1,
+        &post("/v1/embeddings", r#"{"input":"hi"}"#),
+    ))
+    .json();
+    let message = json["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("--embedding-model PATH") && message.contains("nnedge serve"),
+        "{message}"
+    );
+}
+
 #[test]
 fn completions_give_one_choice_per_prompt() {
     let mut app = server(&[]);

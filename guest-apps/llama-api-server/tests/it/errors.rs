@@ -131,6 +131,64 @@ fn api_key_is_required_when_set() {
     );
 }
 
+/// Regression: `Authorization: bearer KEY` was 401; the auth scheme is case-insensitive.
+#[test]
+fn lower_case_bearer_scheme_is_accepted() {
+    let args = ["--api-key", "k3y"];
+    let chat = r#"{"messages":[{"role":"user","content":"hi"}]}"#;
+    for scheme in ["bearer", "BEARER", "BeArEr"] {
+        let request = post("/v1/chat/completions", chat).replacen(
+            "Host: t",
+            &format!("Host: t\r\nAuthorization: {scheme} k3y"),
+            1,
+        );
+        assert_eq!(
+            reply(&exchange(&mut server(&args), 1, &request)).status,
+            200,
+            "{scheme}"
+        );
+    }
+    let other = post("/v1/chat/completions", chat).replacen(
+        "Host: t",
+        "Host: t\r\nAuthorization: Basic k3y",
+        1,
+    );
+    assert_eq!(error_of(&mut server(&args), &other).0, 401);
+}
+
+/// Regression: `{"input":""}` on `/v1/embeddings` was a 500 server_error instead of a 400.
+#[test]
+fn empty_embedding_input_is_400_saying_it_is_empty() {
+    let mut app = server(&["--model-alias", "chat,embed", "--model-name", "smol,minilm"]);
+    for body in [r#"{"input":""}"#, r#"{"input":["a",""]}"#] {
+        let (status, json) = error_of(&mut app, &post("/v1/embeddings", body));
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(json["error"]["type"], "invalid_request_error", "{body}");
+        let message = json["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("`input") && message.contains("empty"),
+            "{message}"
+        );
+    }
+}
+
+/// Regression: `{"prompt":""}` on `/v1/completions` blamed response_format and sampling.
+#[test]
+fn empty_completion_prompt_is_400_saying_the_prompt_is_empty() {
+    let (status, json) = error_of(
+        &mut server(&[]),
+        &post("/v1/completions", r#"{"prompt":""}"#),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(json["error"]["type"], "invalid_request_error");
+    let message = json["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`prompt`") && message.contains("empty"),
+        "{message}"
+    );
+    assert!(!message.contains("response_format"), "{message}");
+}
+
 #[test]
 fn malformed_http_is_400_and_closes() {
     let mut app = server(&[]);
