@@ -37,11 +37,39 @@ pub fn compile(input: &Path, output: &Path) -> Result<()> {
         output.file_name().unwrap_or_default().to_string_lossy(),
         std::process::id()
     );
-    let written = compiler
-        .compile_from_file(input, &name, dir)
-        .with_context(|| format!("failed to AOT-compile `{}`", input.display()))?;
-    fs_err::rename(&written, output)?;
-    Ok(())
+    let partial = dir.join(format!("{name}.so"));
+    let written = compiler.compile_from_file(input, &name, dir);
+    let moved = written
+        .map_err(|e| anyhow::anyhow!("failed to AOT-compile `{}`: {e}", input.display()))
+        .and_then(|written| Ok(fs_err::rename(&written, output)?));
+    if moved.is_err() {
+        // Never leave a half-written file behind.
+        let _ = fs_err::remove_file(&partial);
+    }
+    moved
+}
+
+/// `nnedge compile`: checks the input and the output's place first, so a mistake is a plain
+/// message rather than one from the compiler's linker.
+pub fn compile_command(input: &Path, output: &Path) -> Result<()> {
+    crate::run::read_module(input)?;
+    if output.is_dir() {
+        anyhow::bail!(
+            "`{}` is a directory; give the path of the file to write",
+            output.display()
+        );
+    }
+    let parent = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        anyhow::bail!(
+            "the directory `{}` does not exist; create it first",
+            parent.display()
+        );
+    }
+    compile(input, output)
 }
 
 /// Returns the cached AOT build of the module in `bytes` (read from `source`), compiling it

@@ -73,7 +73,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Compile(args) => {
-            aot::compile(&args.input, &args.output)?;
+            aot::compile_command(&args.input, &args.output)?;
             println!("{}", args.output.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -130,7 +130,7 @@ impl GuestRun {
 }
 
 /// Reads a module file, refusing anything that is not a WebAssembly binary.
-fn read_module(path: &Path) -> Result<Vec<u8>> {
+pub fn read_module(path: &Path) -> Result<Vec<u8>> {
     let bytes = fs_err::read(path).context("failed to read the guest module")?;
     if !bytes.starts_with(WASM_MAGIC) {
         let hint = if bytes.starts_with(b"(module") || bytes.starts_with(b"(component") {

@@ -38,7 +38,7 @@ pub struct ServeArgs {
     pub host: String,
 
     /// The port to listen on.
-    #[arg(long, default_value_t = 8080)]
+    #[arg(long, default_value_t = 8080, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
 
     /// Context size in tokens per request slot; `CHAT,EMBEDDING` sets both models.
@@ -50,7 +50,7 @@ pub struct ServeArgs {
     pub parallel: Option<u32>,
 
     /// CPU threads for inference (default: the machine's available parallelism).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
 
     /// The chat template (chatml, llama-3-chat, llama-2-chat, mistral-instruct, phi-3-chat,
@@ -60,7 +60,7 @@ pub struct ServeArgs {
 
     /// Require this API key as a bearer token. Prefer the environment variable, which does
     /// not show in the process list.
-    #[arg(long, env = "NNEDGE_API_KEY", hide_env_values = true)]
+    #[arg(long, env = "NNEDGE_API_KEY", hide_env_values = true, value_parser = parse_api_key)]
     pub api_key: Option<String>,
 
     /// Run the guest in WasmEdge's interpreter instead of its AOT build.
@@ -100,10 +100,10 @@ pub fn serve(args: ServeArgs) -> Result<u32> {
     ]);
     let threads = args.threads.unwrap_or_else(default_threads);
     guest_args.extend(["--threads".to_owned(), threads.to_string()]);
-    let template = args
-        .prompt_template
-        .clone()
-        .or_else(|| model_template(&chat_model));
+    let template = match &args.prompt_template {
+        Some(name) => Some(name.clone()),
+        None => model_template(&chat_model)?,
+    };
     for (flag, value) in [
         ("--ctx-size", args.ctx_size.clone()),
         ("--parallel", args.parallel.map(|v| v.to_string())),
@@ -137,6 +137,19 @@ pub fn serve(args: ServeArgs) -> Result<u32> {
     .run()
 }
 
+/// Refuses an empty key: it would silently serve without authentication. The message never
+/// repeats the value.
+fn parse_api_key(value: &str) -> Result<String, String> {
+    match value.trim().is_empty() {
+        true => Err(
+            "the API key is empty; give a key, or unset NNEDGE_API_KEY and leave out \
+                     --api-key to serve without one"
+                .to_owned(),
+        ),
+        false => Ok(value.to_owned()),
+    }
+}
+
 /// Accepts `N` or `N,M` (positive integers), as llama-api-server's per-model flags do.
 fn parse_sizes(value: &str) -> Result<String, String> {
     let valid = value.split(',').count() <= 2
@@ -162,9 +175,14 @@ fn preload(alias: &str, path: PathBuf) -> ModelPreload {
 
 /// The guest's name for the template family of the model's own chat template, so that the
 /// server follows the model unless `--prompt-template` says otherwise.
-fn model_template(model: &std::path::Path) -> Option<String> {
-    match gguf::chat_template(model) {
-        Ok(Some(jinja)) => match gguf::template_name(&jinja) {
+///
+/// Reading the template walks the whole GGUF metadata, so a truncated or corrupt model fails
+/// here, as a one-line error, before the guest starts.
+fn model_template(model: &std::path::Path) -> Result<Option<String>> {
+    let jinja = gguf::chat_template(model)
+        .with_context(|| format!("model `{}` is corrupt or truncated", model.display()))?;
+    Ok(match jinja {
+        Some(jinja) => match gguf::template_name(&jinja) {
             Some(name) => {
                 tracing::debug!(template = name, "chat template from the model's metadata");
                 Some(name.to_owned())
@@ -177,12 +195,8 @@ fn model_template(model: &std::path::Path) -> Option<String> {
                 None
             }
         },
-        Ok(None) => None,
-        Err(err) => {
-            tracing::warn!("could not read the model's chat template: {err:#}");
-            None
-        }
-    }
+        None => None,
+    })
 }
 
 /// The names `/v1/models` shows: the model files' stems.

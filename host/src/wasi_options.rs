@@ -31,6 +31,11 @@ pub enum WasiOptionError {
     #[error("invalid --dir `{spec}`: `{host}` is not a directory")]
     DirNotDirectory { spec: String, host: String },
     #[error(
+        "invalid --dir `{spec}`: the guest path `{guest}` contains `:`, which WasmEdge cannot \
+         map; choose a guest path without `:`"
+    )]
+    GuestPathColon { spec: String, guest: String },
+    #[error(
         "invalid --env `{0}`: expected KEY=VALUE with a non-empty KEY, e.g. `--env RUST_LOG=info`"
     )]
     EnvMalformed(String),
@@ -54,6 +59,13 @@ impl FromStr for DirMapping {
         };
         if host.is_empty() || guest.is_empty() {
             return Err(WasiOptionError::DirEmpty(spec.to_owned()));
+        }
+        if guest.contains(':') {
+            let guest = guest.to_owned();
+            return Err(WasiOptionError::GuestPathColon {
+                spec: spec.to_owned(),
+                guest,
+            });
         }
         let host_path = PathBuf::from(host);
         if !host_path.exists() {
@@ -159,6 +171,20 @@ mod tests {
             matches!(err, WasiOptionError::DirNotDirectory { .. }),
             "{err}"
         );
+    }
+
+    /// A guest path with `:` was silently not mounted (WasmEdge splits at the first `:`).
+    #[test]
+    fn regression_guest_path_with_colon_is_refused() {
+        let tmp = std::env::temp_dir();
+        let err = format!("{}:/a:b", tmp.display())
+            .parse::<DirMapping>()
+            .unwrap_err();
+        assert!(
+            matches!(err, WasiOptionError::GuestPathColon { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("`/a:b` contains `:`"), "{err}");
     }
 
     #[test]

@@ -100,7 +100,7 @@ fn malformed_dir_env_and_preload_are_usage_errors() {
         (&["--env", "=x"], "expected KEY=VALUE"),
         (
             &["--nn-preload", "default:GGML:AUTO"],
-            "ALIAS:GGML:AUTO|CPU|GPU:PATH",
+            "ALIAS:GGML:AUTO|CPU|GPU|TPU:PATH",
         ),
         (&["--nn-preload", "default:ONNX:CPU:m.onnx"], "only GGML"),
         (

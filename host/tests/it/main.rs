@@ -5,6 +5,7 @@
 
 mod errors;
 mod run;
+mod serve;
 mod support;
 mod sysext;
 mod wasi_nn;

@@ -9,7 +9,8 @@ use std::{fmt, path::PathBuf, str::FromStr};
 use crate::target::{ExecutionTarget, GraphEncoding};
 
 /// The form every preload specification must have, quoted in errors.
-pub const PRELOAD_FORM: &str = "ALIAS:GGML:AUTO|CPU|GPU:PATH (e.g. default:GGML:AUTO:model.gguf)";
+pub const PRELOAD_FORM: &str =
+    "ALIAS:GGML:AUTO|CPU|GPU|TPU:PATH (e.g. default:GGML:AUTO:model.gguf)";
 
 /// A model to register under an alias, parsed from `alias:GGML:TARGET:path`.
 #[derive(Clone, Debug, PartialEq, Eq)]
