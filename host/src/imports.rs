@@ -45,12 +45,24 @@ pub enum ImportError {
 }
 
 /// Checks every import of `module` and says which host modules to register.
-pub fn check(module: &Module) -> Result<GuestNeeds, ImportError> {
+///
+/// `wasi_functions` are the names WasmEdge's WASI module exports (read from the instance, so
+/// the list always matches the runtime).
+pub fn check(module: &Module, wasi_functions: &[String]) -> Result<GuestNeeds, ImportError> {
     let mut needs = GuestNeeds::default();
     for import in module.imports() {
         let (module_name, name) = (import.module_name(), import.name());
         match module_name.as_ref() {
-            WASI_MODULE => needs.wasi = true,
+            WASI_MODULE => {
+                if !wasi_functions.iter().any(|f| *f == name) {
+                    return Err(ImportError::UnknownFunction {
+                        module: module_name.into_owned(),
+                        name: name.into_owned(),
+                        available: wasi_functions.join(", "),
+                    });
+                }
+                needs.wasi = true;
+            }
             nnedge_wasi_nn_ggml::MODULE_NAME => {
                 if !NN_FUNCTIONS.iter().any(|(f, _)| *f == name) {
                     let available: Vec<&str> = NN_FUNCTIONS.iter().map(|(f, _)| *f).collect();

@@ -3,6 +3,12 @@
 //! Steps: read and check the file, find (or make) its AOT build, check its imports, create
 //! the host modules it needs (WASI, WASI-NN, logging), instantiate, call `_start`, and
 //! return the guest's exit code.
+//!
+//! Known limit: a guest that recurses without end is not stopped cleanly. Its AOT code
+//! overflows the native stack and the process dies with SIGSEGV (exit 139, no message), and
+//! WasmEdge 0.14.1's interpreter grows its own stack in memory without a bound. Fixing it
+//! needs a call-depth limit in the runtime, or running the guest on a thread of its own with
+//! a guarded stack and turning the fault into a trap.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,7 +18,7 @@ use nnedge_wasi_nn_ggml::{ModelPreload, WasiNn};
 use wasmedge_sdk::config::{CommonConfigOptions, ConfigBuilder};
 use wasmedge_sdk::vm::SyncInst;
 use wasmedge_sdk::wasi::WasiModule;
-use wasmedge_sdk::{Module, Store, Vm};
+use wasmedge_sdk::{AsInstance, Module, Store, Vm};
 
 use crate::wasi_options::{DirMapping, EnvVar};
 use crate::{aot, cache_dir, guest_log, imports, nn_host, traps};
@@ -32,6 +38,7 @@ pub struct GuestRun {
     pub interpreter: bool,
 }
 
+// TODO(#2): turn unbounded guest recursion into a trap instead of a crash (see above).
 impl GuestRun {
     /// Runs the guest to completion and returns its exit code.
     pub fn run(&self) -> Result<u32> {
@@ -46,7 +53,9 @@ impl GuestRun {
                 self.wasm.display()
             )
         })?;
-        let needs = imports::check(&module)
+        let mut wasi = self.wasi_module()?;
+        let wasi_functions = wasi.as_ref().func_names().unwrap_or_default();
+        let needs = imports::check(&module, &wasi_functions)
             .with_context(|| format!("cannot run `{}`", self.wasm.display()))?;
         tracing::debug!(
             ?needs,
@@ -63,8 +72,7 @@ impl GuestRun {
             }
         };
 
-        // The host modules, each created only if the guest imports it.
-        let mut wasi = self.wasi_module()?;
+        // The other host modules, each created only if the guest imports it.
         let mut nn = match needs.nn {
             true => Some(nn_host::import_object(WasiNn::new(self.preloads.clone()))?),
             false => None,

@@ -72,6 +72,22 @@ fn unknown_wasi_nn_function_is_named() {
     assert!(err.contains("load_by_name_with_config"), "{err}");
 }
 
+/// A missing WASI function was reported only as WasmEdge's bare "unknown import".
+#[test]
+fn regression_unknown_wasi_function_is_named() {
+    let file = write_temp(&module_importing("wasi_snapshot_preview1", "no_such_fn"));
+    let (code, err) = run_file(&file);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("`wasi_snapshot_preview1`.`no_such_fn`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("sock_accept") && err.contains("fd_write"),
+        "{err}"
+    );
+}
+
 #[test]
 fn preview2_imports_get_a_hint() {
     let file = write_temp(&module_importing(
