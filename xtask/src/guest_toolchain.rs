@@ -115,8 +115,17 @@ fn package_list() -> Result<Vec<String>> {
 }
 
 /// The first dependency of `package` whose name starts with `prefix`.
+///
+/// A new machine's package lists may be empty or stale: if apt does not know the package,
+/// the lists are refreshed once and the question asked again.
 fn depends_matching(package: &str, prefix: &str) -> Result<String> {
-    let fields = apt::show(package)?;
+    let fields = match apt::show(package) {
+        Ok(fields) if fields.contains("Depends:") => fields,
+        _ => {
+            run(Cmd::new("apt-get").args(["update", "-q"]))?;
+            apt::show(package)?
+        }
+    };
     let depends = fields
         .lines()
         .find_map(|l| l.strip_prefix("Depends:"))
