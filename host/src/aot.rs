@@ -72,9 +72,52 @@ pub fn compile_command(input: &Path, output: &Path) -> Result<()> {
     compile(input, output)
 }
 
+/// The custom section WasmEdge's compiler adds to a universal wasm file.
+const AOT_SECTION: &[u8] = b"wasmedge";
+
+/// Whether `bytes` already carry WasmEdge native code (made by `nnedge compile` or
+/// `wasmedge compile`), found by walking the module's sections.
+pub fn is_precompiled(bytes: &[u8]) -> bool {
+    let mut at = 8; // magic and version
+    while at < bytes.len() {
+        let id = bytes[at];
+        let Some((size, body)) = read_leb_u32(bytes, at + 1) else {
+            return false;
+        };
+        let end = body.saturating_add(size as usize);
+        if id == 0 {
+            if let Some((len, name)) = read_leb_u32(bytes, body) {
+                if bytes.get(name..name.saturating_add(len as usize)) == Some(AOT_SECTION) {
+                    return true;
+                }
+            }
+        }
+        at = end;
+    }
+    false
+}
+
+/// Reads an unsigned LEB128 `u32` at `at`; returns it and the offset after it.
+fn read_leb_u32(bytes: &[u8], mut at: usize) -> Option<(u32, usize)> {
+    let mut value = 0u32;
+    for shift in (0..35).step_by(7) {
+        let byte = *bytes.get(at)?;
+        at += 1;
+        value |= u32::from(byte & 0x7f).checked_shl(shift)?;
+        if byte & 0x80 == 0 {
+            return Some((value, at));
+        }
+    }
+    None
+}
+
 /// Returns the cached AOT build of the module in `bytes` (read from `source`), compiling it
-/// first if the cache has none.
+/// first if the cache has none. A module that already carries native code is used as it is.
 pub fn cached(cache_root: &Path, source: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    if is_precompiled(bytes) {
+        tracing::debug!(module = %source.display(), "module is already AOT-compiled");
+        return Ok(source.to_owned());
+    }
     let key = hex::encode(Sha256::new().chain_update(bytes).finalize());
     let dir = cache_root
         .join("aot")
@@ -88,4 +131,24 @@ pub fn cached(cache_root: &Path, source: &Path, bytes: &[u8]) -> Result<PathBuf>
     tracing::info!(module = %source.display(), "AOT-compiling (once per module and runtime version)");
     compile(source, &entry)?;
     Ok(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_modules_are_not_precompiled() {
+        let plain = wat::parse_str("(module (func (export \"_start\")))").unwrap();
+        assert!(!is_precompiled(&plain));
+        assert!(!is_precompiled(b"\0asm\x01\0\0\0\0\xff\xff")); // truncated section size
+    }
+
+    #[test]
+    fn a_wasmedge_custom_section_marks_native_code() {
+        let mut module = b"\0asm\x01\0\0\0".to_vec();
+        module.extend([0, 10, 8]); // custom section, 10 bytes, name of 8 bytes
+        module.extend(b"wasmedge\x00");
+        assert!(is_precompiled(&module));
+    }
 }

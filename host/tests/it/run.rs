@@ -151,6 +151,27 @@ fn compile_writes_a_module_that_runs() {
     assert_eq!((code, stdout.as_str()), (0, "Hello from nnedge!\narg: x\n"));
 }
 
+/// A module from `nnedge compile` was compiled a second time into the AOT cache.
+#[test]
+fn regression_precompiled_module_is_not_compiled_again() {
+    let Some(hello) = guest("hello") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hello.aot.wasm");
+    let (code, _, err) = run_nnedge(&["compile", path(&hello), path(&out)]);
+    assert_eq!(code, 0, "{err}");
+    let cache = dir.path().join("cache");
+    let output = nnedge()
+        .env("NNEDGE_CACHE", &cache)
+        .args(["run", path(&out), "x"])
+        .output()
+        .unwrap();
+    assert_eq!(texts(&output).0, "Hello from nnedge!\narg: x\n");
+    assert!(
+        !cache.join("aot").exists(),
+        "the precompiled module went through the AOT cache"
+    );
+}
+
 /// nnedge must load its libc, libstdc++ and libwasmedge from the runtime sysroot only: one
 /// library from the host mixed in is how the glibc-version crashes start.
 #[test]
