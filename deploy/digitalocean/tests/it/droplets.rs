@@ -4,27 +4,7 @@ use nnedge_digitalocean::droplets::USER_DATA_LIMIT;
 use nnedge_digitalocean::fake::FakeOptions;
 use serde_json::json;
 
-use crate::support::{fake, json, run, temp_file, tricky_ignition};
-
-const CREATE: [&str; 9] = [
-    "do",
-    "droplet",
-    "create",
-    "--region",
-    "fra1",
-    "--size",
-    "s-1vcpu-1gb",
-    "--image",
-    "ubuntu-24-04-x64",
-];
-
-fn create_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    CREATE
-        .iter()
-        .copied()
-        .chain(extra.iter().copied())
-        .collect()
-}
+use crate::support::{create_args, fake, json, run, temp_file, tricky_ignition};
 
 /// `droplet create --wait` polls until active and prints the public IPv4.
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use nnedge_digitalocean::fake::FakeOptions;
 
-use crate::support::{fake, interrupt, run, run_with, temp_file, tricky_ignition};
+use crate::support::{create_args, fake, interrupt, run, run_with, temp_file, tricky_ignition};
 
 /// `--dry-run` prints each request with the token redacted, sends only reads, and stops at
 /// the first change.
@@ -12,23 +12,14 @@ async fn dry_run_prints_requests_redacted_and_changes_nothing() {
         return;
     };
     let file = temp_file(&tricky_ignition());
-    let args = [
-        "--dry-run",
-        "do",
-        "droplet",
-        "create",
+    let args = create_args(&[
         "web-1",
-        "--region",
-        "fra1",
-        "--size",
-        "s-1vcpu-1gb",
-        "--image",
-        "ubuntu-24-04-x64",
         "--ssh-key",
         "laptop",
         "--ignition",
         file.path().to_str().unwrap(),
-    ];
+        "--dry-run",
+    ]);
     let run = run(&fake, &args).await;
 
     let stdout = run.ok().replace(&fake.url(), "http://FAKE");

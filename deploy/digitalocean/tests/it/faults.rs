@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use nnedge_digitalocean::fake::{FakeOptions, Fault, FaultKind};
 
-use crate::support::{fake, interrupt, json, run, run_with};
+use crate::support::{create_args, fake, interrupt, json, run, run_with};
 
 fn fault(method: &str, path: &str, kind: FaultKind, times: u32) -> Fault {
     Fault {
@@ -56,18 +56,7 @@ async fn too_many_requests_on_create_is_retried() {
         FaultKind::TooManyRequests { retry_after: 1 },
         1,
     ));
-    let args = [
-        "do",
-        "droplet",
-        "create",
-        "web-1",
-        "--region",
-        "fra1",
-        "--size",
-        "s-1vcpu-1gb",
-        "--image",
-        "ubuntu-24-04-x64",
-    ];
+    let args = create_args(&["web-1"]);
     run(&fake, &args).await.ok();
 
     assert_eq!(fake.count("POST", "/v2/droplets"), 2);
@@ -141,18 +130,7 @@ async fn server_errors_on_create_are_not_retried() {
         FaultKind::ServerError { status: 500 },
         1,
     ));
-    let args = [
-        "do",
-        "droplet",
-        "create",
-        "web-1",
-        "--region",
-        "fra1",
-        "--size",
-        "s-1vcpu-1gb",
-        "--image",
-        "ubuntu-24-04-x64",
-    ];
+    let args = create_args(&["web-1"]);
     let run = run(&fake, &args).await;
 
     assert!(

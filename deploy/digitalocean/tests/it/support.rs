@@ -277,3 +277,25 @@ pub fn tricky_ignition() -> String {
         contents
     )
 }
+
+/// `nnedge do droplet create` with a region, size and image the fake knows.
+const CREATE: [&str; 9] = [
+    "do",
+    "droplet",
+    "create",
+    "--region",
+    "fra1",
+    "--size",
+    "s-1vcpu-1gb",
+    "--image",
+    "ubuntu-24-04-x64",
+];
+
+/// [`CREATE`] followed by `extra` (droplet names and further flags).
+pub fn create_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    CREATE
+        .iter()
+        .copied()
+        .chain(extra.iter().copied())
+        .collect()
+}
