@@ -97,10 +97,16 @@ fn build_guests(s: &Setup, packages: &[String]) -> Result<()> {
 }
 
 /// The variables every host-side cargo command needs.
-fn host_vars(s: &Setup) -> Vec<(&'static str, PathBuf)> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+/// The host build's target dir: the caller's `CARGO_TARGET_DIR`, else one in the cache, so a
+/// fresh clone reuses the llama.cpp build.
+fn host_target_dir(s: &Setup) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| s.cache.target("host"));
+        .unwrap_or_else(|| s.cache.target("host"))
+}
+
+fn host_vars(s: &Setup) -> Vec<(&'static str, PathBuf)> {
+    let target = host_target_dir(s);
     vec![
         ("NNEDGE_CACHE", s.cache.root().to_owned()),
         ("WASMEDGE_INCLUDE_DIR", s.runtime.include_dir()),
@@ -133,11 +139,7 @@ fn cargo(s: &Setup) -> Cmd {
 }
 
 fn nnedge_binary(s: &Setup) -> PathBuf {
-    host_vars(s)
-        .into_iter()
-        .find(|(key, _)| *key == "CARGO_TARGET_DIR")
-        .map(|(_, dir)| dir.join("release/nnedge"))
-        .unwrap_or_default()
+    host_target_dir(s).join("release/nnedge")
 }
 
 /// Builds the guests and the host, then lets the host fetch the default model.
