@@ -16,17 +16,34 @@ const CHAT_TEMPLATE_KEY: &str = "tokenizer.chat_template";
 /// Strings and arrays longer than this are refused as corrupt rather than allocated.
 const MAX_LEN: u64 = 256 << 20;
 
+/// Fails unless `path` starts like a GGUF file: the magic and a version llama.cpp reads.
+pub fn check_header(path: &Path) -> Result<()> {
+    read_header(&mut fs_err::File::open(path)?, path)
+}
+
+/// Reads and checks the magic and version at the start of a GGUF file.
+fn read_header(r: &mut impl Read, path: &Path) -> Result<()> {
+    let mut header = [0u8; 8];
+    if r.read_exact(&mut header).is_err() || &header[..4] != b"GGUF" {
+        bail!(
+            "`{}` is not a GGUF model file (it does not start with `GGUF`)",
+            path.display()
+        );
+    }
+    let version = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    if !(2..=3).contains(&version) {
+        bail!(
+            "`{}` is GGUF version {version}; llama.cpp reads versions 2 and 3",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// Reads `tokenizer.chat_template` from a GGUF file, if it has one.
 pub fn chat_template(path: &Path) -> Result<Option<String>> {
-    let file = fs_err::File::open(path)?;
-    let mut r = BufReader::new(file);
-    let mut magic = [0u8; 4];
-    r.read_exact(&mut magic)
-        .context("failed to read the GGUF header")?;
-    if &magic != b"GGUF" {
-        bail!("`{}` is not a GGUF file", path.display());
-    }
-    let _version = read_u32(&mut r)?;
+    let mut r = BufReader::new(fs_err::File::open(path)?);
+    read_header(&mut r, path)?;
     let _tensors = read_u64(&mut r)?;
     let pairs = read_u64(&mut r)?;
     for _ in 0..pairs {

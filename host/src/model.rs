@@ -5,12 +5,13 @@
 //! so a corrupt or substituted download never reaches the server. A model given as a path is
 //! used as it is, after a look at its header.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
+
+use crate::gguf;
 
 /// A model nnedge can fetch by name.
 #[derive(Debug)]
@@ -55,25 +56,7 @@ pub fn resolve(cache: &Path, name_or_path: &str) -> Result<PathBuf> {
 
 /// Fails unless `path` starts like a GGUF file (magic and a known version).
 pub fn check_gguf(path: &Path) -> Result<()> {
-    let mut header = [0u8; 8];
-    let mut file = fs_err::File::open(path)?;
-    let read = file
-        .read(&mut header)
-        .context("failed to read the model header")?;
-    if read < 8 || &header[..4] != b"GGUF" {
-        bail!(
-            "`{}` is not a GGUF model file (it does not start with `GGUF`)",
-            path.display()
-        );
-    }
-    let version = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    if !(2..=3).contains(&version) {
-        bail!(
-            "`{}` is GGUF version {version}; llama.cpp reads versions 2 and 3",
-            path.display()
-        );
-    }
-    Ok(())
+    gguf::check_header(path)
 }
 
 /// Returns the cached copy of `model`, downloading and verifying it first if needed.
