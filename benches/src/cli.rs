@@ -187,6 +187,12 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
                     format!("failed to write the report to `{}`", dir.display())
                 })?;
             }
+            if let Some((concurrency, error)) = report.all_failed() {
+                anyhow::bail!(
+                    "every request failed at concurrency {concurrency} ({error}); check --url, \
+                     --model and the API key"
+                );
+            }
         }
     }
     Ok(())

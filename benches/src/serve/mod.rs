@@ -101,6 +101,23 @@ impl Percentiles {
     }
 }
 
+impl ServeReport {
+    /// The first level at which every request failed, with one of its errors: such a run
+    /// measured nothing, and `bench serve` says so with a failing exit status.
+    pub fn all_failed(&self) -> Option<(usize, &str)> {
+        self.levels
+            .iter()
+            .find(|l| l.requests > 0 && l.errors == l.requests)
+            .map(|l| {
+                let example = l
+                    .error_examples
+                    .first()
+                    .map_or("no message", String::as_str);
+                (l.concurrency, example)
+            })
+    }
+}
+
 /// One concurrency level's results.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LevelResult {

@@ -116,6 +116,7 @@ fn levels_measure_ttft_latency_and_tokens_against_a_stub() {
     let report = serve::run(&settings(&stub.url, "default", vec![1, 2]), Some(KEY))
         .expect("the stub answers");
     assert_eq!(report.levels.len(), 2);
+    assert_eq!(report.all_failed(), None, "every request succeeded");
     for (level, requests) in report.levels.iter().zip([2, 4]) {
         assert_eq!((level.requests, level.errors), (requests, 0), "{level:?}");
         assert_eq!(level.completion_tokens, requests as u64 * TOKENS);
@@ -185,4 +186,8 @@ fn a_closed_port_is_a_connection_error() {
     .expect("errors are counted");
     assert_eq!(report.levels[0].errors, 2);
     assert!(report.levels[0].error_examples[0].starts_with("failed to connect"));
+    // A run where nothing succeeded used to exit 0; the CLI now fails on it.
+    let (concurrency, error) = report.all_failed().expect("every request failed");
+    assert_eq!(concurrency, 1);
+    assert!(error.starts_with("failed to connect"), "{error}");
 }
