@@ -72,7 +72,8 @@ pub struct Args {
     /// API key clients must send as `Authorization: Bearer KEY` (default: env `API_KEY`).
     #[arg(long)]
     pub api_key: Option<String>,
-    /// Requests generated at once, each in a WASI-NN execution context of its own.
+    /// Requests generated at once, each in a WASI-NN execution context of its own; on
+    /// nnedge their decode steps are batched (continuous batching).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub parallel: u32,
     /// Requests that may wait for a free slot; beyond this the server answers 503.
@@ -264,6 +265,8 @@ impl ServerConfig {
         let mut map = self.common_metadata(&self.chat);
         let s = self.sampling;
         map.insert("n-predict".into(), json!(self.n_predict));
+        // nnedge's key for one batched llama.cpp context shared by the slots' contexts.
+        map.insert("parallel".into(), json!(self.parallel));
         map.insert("temp".into(), json!(s.temp));
         map.insert("top-p".into(), json!(s.top_p));
         map.insert("repeat-penalty".into(), json!(s.repeat_penalty));
@@ -390,8 +393,11 @@ mod tests {
             "User:",
             "--n-predict",
             "64",
+            "--parallel",
+            "4",
         ]);
         let metadata: Value = serde_json::from_str(&config.chat_graph_metadata()).unwrap();
+        assert_eq!(metadata["parallel"], 4);
         assert_eq!(metadata["threads"], 2);
         assert_eq!(metadata["reverse-prompt"], "User:");
         assert_eq!(metadata["n-predict"], 64);

@@ -7,10 +7,12 @@
 //! bounded queue; a full queue is answered with 503 by the caller. A job whose client
 //! disconnects is dropped at once and its slot reset ([`Scheduler::cancel`]).
 //!
-//! Each step is one blocking WASI-NN call, so the first step of a request (which processes
-//! its prompt) delays the other streams by that much.
-//! TODO(#4): let the host batch the slots' decode steps (continuous batching) once it
-//! offers a call that advances several execution contexts at once.
+//! Each step is one blocking WASI-NN call. On nnedge the slots' execution contexts are
+//! sequences of one batched llama.cpp context (the chat graph is loaded with `parallel`): a
+//! step only queues its token, and the first step of the next round decodes every slot's
+//! token in one batch, so a tick costs about one decode, not one per slot. A new request's
+//! prompt is decoded in the batch of the round it starts in, so it delays the other streams
+//! by its prompt processing time once.
 
 use std::collections::VecDeque;
 

@@ -5,6 +5,10 @@
 //! Every key is optional; a later document overrides only the keys it names. Unknown keys are
 //! logged at debug level and ignored, `null` values are ignored, and a value of the wrong type
 //! is an error ([`ConfigError::WrongType`]) so that a guest's typo does not pass silently.
+//!
+//! One key is nnedge's own: `parallel` (graph metadata only) asks for a graph whose execution
+//! contexts share one llama.cpp context as that many sequences, with their decode steps
+//! batched (see [`crate::batch`]). WasmEdge's plugin ignores it as an unknown key.
 
 use serde_json::{Map, Value};
 
@@ -64,7 +68,13 @@ pub struct Options {
     pub enable_debug_log: bool,
     /// Also print generated text to the host's stdout (`stream-stdout`).
     pub stream_stdout: bool,
+    /// Execution contexts of the graph that share one batched llama.cpp context
+    /// (`parallel`, 1 to [`MAX_PARALLEL`]); applies when the graph is loaded.
+    pub parallel: u32,
 }
+
+/// The most sequences one llama.cpp context holds.
+pub const MAX_PARALLEL: u32 = 256;
 
 impl Default for Options {
     fn default() -> Self {
@@ -90,6 +100,7 @@ impl Default for Options {
             enable_log: false,
             enable_debug_log: false,
             stream_stdout: false,
+            parallel: 1,
         }
     }
 }
@@ -132,7 +143,8 @@ pub enum ConfigError {
 /// What a metadata document changed, beyond the values themselves.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Changes {
-    /// A key that only matters when the model is first loaded (`use-mmap`, `n-gpu-layers`).
+    /// A key that only matters when a model or graph is loaded (`use-mmap`, `n-gpu-layers`,
+    /// `parallel`).
     pub model_keys: bool,
 }
 
@@ -204,6 +216,13 @@ impl Options {
             "enable-log" => self.enable_log = v.boolean()?,
             "enable-debug-log" => self.enable_debug_log = v.boolean()?,
             "stream-stdout" => self.stream_stdout = v.boolean()?,
+            "parallel" => {
+                self.parallel = v.positive()?;
+                if self.parallel > MAX_PARALLEL {
+                    return Err(v.wrong("an integer from 1 to 256"));
+                }
+                changes.model_keys = true;
+            }
             _ => tracing::debug!(key, "ignoring unknown metadata key"),
         }
         Ok(())
@@ -378,6 +397,24 @@ mod tests {
         assert_eq!(options.reverse_prompt.as_deref(), Some("User:"));
         assert_eq!(options.seed, 42);
         assert_eq!(options.batch_size, 512);
+    }
+
+    #[test]
+    fn parallel_is_between_one_and_the_sequence_limit() {
+        let mut options = Options::default();
+        assert_eq!(options.parallel, 1);
+        let changes = options.apply_json(br#"{"parallel": 4}"#).unwrap();
+        assert_eq!(options.parallel, 4);
+        assert!(changes.model_keys);
+        for bad in [
+            &br#"{"parallel": 0}"#[..],
+            br#"{"parallel": 257}"#,
+            br#"{"parallel": "4"}"#,
+        ] {
+            let error = options.apply_json(bad).unwrap_err().to_string();
+            assert!(error.contains("`parallel`"), "{error}");
+        }
+        assert_eq!(options.parallel, 4);
     }
 
     #[test]

@@ -1,31 +1,44 @@
-//! Execution contexts: a prompt, options, a llama.cpp context of their own, and outputs.
+//! Execution contexts: a prompt, options, a sequence to decode in, and outputs.
 //!
 //! `compute` runs a whole generation (or one embedding); `compute_single` runs the same
 //! generation one token per call, and `get_output_single` returns the text that call
 //! released. Both paths use [`Generation`], so a stream's pieces concatenate to exactly the
 //! text `compute` produces.
+//!
+//! A context decodes in a sequence of its graph's shared pool when the graph has one
+//! (`parallel` > 1), so that its tokens are batched with the other contexts' (see
+//! [`crate::batch`]); otherwise, or when the pool is full or runs other context parameters,
+//! in a pool of its own. Either way each context has its own KV cache.
 
 use std::io::Write;
 use std::sync::Arc;
 
-use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
 
 use crate::abi::NnErrno;
 use crate::backend::{LLAMA_BUILD_NUMBER, LLAMA_COMMIT};
+use crate::batch::{Lease, SequencePool};
 use crate::config::{Options, PredictLimit};
 use crate::error::NnError;
 use crate::generation::{Finish, Generation};
 use crate::graph::{Graph, LoadedModel};
 use crate::session::{Session, SessionParams};
 
+/// Which sequence a generation runs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Seat {
+    /// A sequence of the graph's shared, batched pool.
+    Shared,
+    /// The context's own pool of one.
+    Own,
+}
+
 /// A `compute_single` stream in progress.
 #[derive(Debug)]
 struct Stream {
     generation: Generation,
-    /// Batch index of the logits the next step samples from.
-    logits_index: i32,
+    seat: Seat,
     /// Once the stream has ended: the code every further `compute_single` returns.
     ended: Option<NnErrno>,
 }
@@ -35,7 +48,12 @@ struct Stream {
 pub struct ExecutionContext {
     model: Arc<LoadedModel>,
     options: Options,
-    session: Option<Session>,
+    /// A sequence of the graph's pool, when it has one with a free sequence.
+    shared: Option<Lease>,
+    /// A private pool of one, made when needed (no shared sequence, or other parameters).
+    own: Option<Lease>,
+    /// The llama.cpp context of embedding mode.
+    embedding_session: Option<Session>,
     prompt: Vec<LlamaToken>,
     output: Vec<u8>,
     output_tokens: usize,
@@ -44,18 +62,38 @@ pub struct ExecutionContext {
 }
 
 impl ExecutionContext {
-    /// A context starting from the graph's model and options.
+    /// A context starting from the graph's model and options, with a sequence of the
+    /// graph's pool if one is free.
     pub fn new(graph: &Graph) -> Self {
+        let shared = graph.pool.as_ref().and_then(SequencePool::lease);
+        if graph.pool.is_some() && shared.is_none() {
+            tracing::debug!(
+                parallel = graph.options.parallel,
+                "every shared sequence is taken; this context decodes on its own"
+            );
+        }
         Self {
             model: Arc::clone(&graph.model),
             options: graph.options.clone(),
-            session: None,
+            shared,
+            own: None,
+            embedding_session: None,
             prompt: Vec::new(),
             output: Vec::new(),
             output_tokens: 0,
             stream: None,
             last_piece: Vec::new(),
         }
+    }
+
+    /// Whether this context runs as a sequence of its graph's shared pool.
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// Decode counters of the pool this context's sequences live in (shared if any).
+    pub fn pool_stats(&self) -> Option<crate::batch::PoolStats> {
+        self.shared.as_ref().or(self.own.as_ref()).map(Lease::stats)
     }
 
     /// Sets the prompt (input index 0) and ends any stream in progress.
@@ -77,7 +115,7 @@ impl ExecutionContext {
     pub fn set_metadata(&mut self, bytes: &[u8]) -> Result<(), NnError> {
         let changes = self.options.apply_json(bytes)?;
         if changes.model_keys {
-            tracing::debug!("model options apply when a model is first loaded; ignored here");
+            tracing::debug!("model and graph options apply when a graph is loaded; ignored here");
         }
         Ok(())
     }
@@ -116,27 +154,50 @@ impl ExecutionContext {
         if self.options.embedding {
             return self.compute_embedding();
         }
-        let (mut generation, mut index) = self.start_generation()?;
-        let result = self.run_to_end(&mut generation, &mut index);
+        let (mut generation, seat) = self.start_generation()?;
+        let result = self.run_to_end(&mut generation, seat);
         self.output = generation.text().to_vec();
         self.output_tokens = generation.output_tokens();
         result?;
         Ok(self.finish_code(generation.finish(), NnErrno::Success))
     }
 
-    fn run_to_end(&mut self, generation: &mut Generation, index: &mut i32) -> Result<(), NnError> {
+    fn run_to_end(&mut self, generation: &mut Generation, seat: Seat) -> Result<(), NnError> {
         loop {
-            let session = self.session.as_mut().ok_or(NnError::PromptNotSet)?;
-            let (model, context) = session.parts();
-            let step = generation.step(&model.model, context, *index)?;
+            let step = self.step(generation, seat)?;
             print_piece(self.options.stream_stdout, &step.piece);
-            let Some(token) = step.decode else {
+            if step.finish.is_some() {
                 return Ok(());
-            };
-            decode_token(context, token, generation.n_past())?;
-            generation.decoded();
-            *index = 0;
+            }
         }
+    }
+
+    /// Samples the next token of `generation` and queues it for decoding.
+    fn step(
+        &self,
+        generation: &mut Generation,
+        seat: Seat,
+    ) -> Result<crate::generation::Step, NnError> {
+        let lease = self.lease(seat)?;
+        let logits = if generation.finish().is_some() {
+            Vec::new()
+        } else {
+            lease.logits()?
+        };
+        let step = generation.step(&self.model.model, &logits)?;
+        if let Some(token) = step.decode {
+            lease.push(token, generation.n_past());
+            generation.decoded();
+        }
+        Ok(step)
+    }
+
+    fn lease(&self, seat: Seat) -> Result<&Lease, NnError> {
+        match seat {
+            Seat::Shared => self.shared.as_ref(),
+            Seat::Own => self.own.as_ref(),
+        }
+        .ok_or(NnError::PromptNotSet)
     }
 
     /// Runs one generation step: the first call after `set_input` decodes the prompt too.
@@ -148,43 +209,40 @@ impl ExecutionContext {
             return Err(NnError::StreamingEmbedding);
         }
         if self.stream.is_none() {
-            let (generation, logits_index) = self.start_generation()?;
+            let (generation, seat) = self.start_generation()?;
             self.stream = Some(Stream {
                 generation,
-                logits_index,
+                seat,
                 ended: None,
             });
         }
         self.last_piece.clear();
-        let stream = self.stream.as_mut().ok_or(NnError::PromptNotSet)?;
+        let mut stream = self.stream.take().ok_or(NnError::PromptNotSet)?;
         if let Some(code) = stream.ended {
+            self.stream = Some(stream);
             return Ok(code);
         }
-
-        let session = self.session.as_mut().ok_or(NnError::PromptNotSet)?;
-        let (model, context) = session.parts();
-        let step = stream
-            .generation
-            .step(&model.model, context, stream.logits_index)?;
-        if let Some(token) = step.decode {
-            decode_token(context, token, stream.generation.n_past())?;
-            stream.generation.decoded();
-            stream.logits_index = 0;
-        }
+        let step = self.step(&mut stream.generation, stream.seat);
         self.output = stream.generation.text().to_vec();
         self.output_tokens = stream.generation.output_tokens();
-        let finish = step.finish;
+        let step = match step {
+            Ok(step) => step,
+            Err(error) => {
+                self.stream = Some(stream);
+                return Err(error);
+            }
+        };
         let has_text = !step.piece.is_empty();
         self.last_piece = step.piece;
         print_piece(self.options.stream_stdout, &self.last_piece);
 
-        let Some(finish) = finish else {
+        let Some(finish) = step.finish else {
+            self.stream = Some(stream);
             return Ok(NnErrno::Success);
         };
         let code = self.finish_code(Some(finish), NnErrno::EndOfSequence);
-        if let Some(stream) = self.stream.as_mut() {
-            stream.ended = Some(code);
-        }
+        stream.ended = Some(code);
+        self.stream = Some(stream);
         Ok(if has_text { NnErrno::Success } else { code })
     }
 
@@ -194,8 +252,8 @@ impl ExecutionContext {
         self.output.clear();
         self.output_tokens = 0;
         self.last_piece.clear();
-        if let Some(session) = self.session.as_mut() {
-            session.context().clear_kv_cache();
+        for lease in [&self.shared, &self.own].into_iter().flatten() {
+            lease.reset();
         }
     }
 
@@ -212,9 +270,9 @@ impl ExecutionContext {
         }
     }
 
-    /// Prepares the llama.cpp context and decodes the prompt; returns the generation and the
-    /// batch index of the logits to sample from first.
-    fn start_generation(&mut self) -> Result<(Generation, i32), NnError> {
+    /// Checks the prompt against the context size and queues it in this context's sequence
+    /// (shared if the pool takes these parameters, else its own); returns the generation.
+    fn start_generation(&mut self) -> Result<(Generation, Seat), NnError> {
         self.output.clear();
         self.output_tokens = 0;
         self.last_piece.clear();
@@ -232,12 +290,26 @@ impl ExecutionContext {
             });
         }
 
-        let session = session_for(&mut self.session, &self.model, params)?;
-        session.context().clear_kv_cache();
-        let index = decode_prompt(session.context(), &self.prompt, params.n_batch)?;
+        let seat = match &self.shared {
+            Some(lease) if lease.accepts(params) => Seat::Shared,
+            shared => {
+                if shared.is_some() {
+                    tracing::debug!(
+                        ?params,
+                        "the shared context runs other parameters; decoding on its own"
+                    );
+                }
+                Seat::Own
+            }
+        };
+        if seat == Seat::Own && self.own.is_none() {
+            let pool = SequencePool::new(Arc::clone(&self.model), 1);
+            self.own = SequencePool::lease(&pool);
+        }
+        self.lease(seat)?.start(params, &self.prompt)?;
         let n_past = u32::try_from(self.prompt.len()).unwrap_or(u32::MAX);
         let generation = Generation::new(&self.model.model, &self.options, n_past, params.n_ctx)?;
-        Ok((generation, index))
+        Ok((generation, seat))
     }
 
     fn compute_embedding(&mut self) -> Result<NnErrno, NnError> {
@@ -263,7 +335,7 @@ impl ExecutionContext {
             });
         }
 
-        let session = session_for(&mut self.session, &self.model, params)?;
+        let session = session_for(&mut self.embedding_session, &self.model, params)?;
         let context = session.context();
         context.clear_kv_cache();
         let mut batch = LlamaBatch::new(tokens, 1);
@@ -328,7 +400,7 @@ fn session_for<'a>(
     }
     match slot {
         Some(session) => Ok(session),
-        empty => Ok(empty.insert(Session::new(Arc::clone(model), params)?)),
+        empty => Ok(empty.insert(Session::new(Arc::clone(model), params, 1)?)),
     }
 }
 
@@ -340,50 +412,6 @@ fn print_piece(enabled: bool, piece: &[u8]) {
             tracing::debug!(%error, "stream-stdout: could not write to stdout");
         }
     }
-}
-
-/// Decodes `tokens` from position 0 in chunks of `n_batch`; returns the batch index of the
-/// last token's logits.
-fn decode_prompt(
-    context: &mut LlamaContext<'_>,
-    tokens: &[LlamaToken],
-    n_batch: u32,
-) -> Result<i32, NnError> {
-    let chunk_size = usize::try_from(n_batch).unwrap_or(usize::MAX).max(1);
-    let mut batch = LlamaBatch::new(chunk_size, 1);
-    let mut last_index = 0;
-    for (chunk_number, chunk) in tokens.chunks(chunk_size).enumerate() {
-        batch.clear();
-        let first = chunk_number * chunk_size;
-        for (offset, token) in chunk.iter().enumerate() {
-            let position = i32::try_from(first + offset).unwrap_or(i32::MAX);
-            let is_last = first + offset + 1 == tokens.len();
-            batch
-                .add(*token, position, &[0], is_last)
-                .map_err(runtime("fill the batch"))?;
-        }
-        context
-            .decode(&mut batch)
-            .map_err(runtime("decode the prompt"))?;
-        last_index = i32::try_from(chunk.len() - 1).unwrap_or(0);
-    }
-    Ok(last_index)
-}
-
-/// Decodes one sampled token at `position`.
-fn decode_token(
-    context: &mut LlamaContext<'_>,
-    token: LlamaToken,
-    position: u32,
-) -> Result<(), NnError> {
-    let mut batch = LlamaBatch::new(1, 1);
-    let position = i32::try_from(position).unwrap_or(i32::MAX);
-    batch
-        .add(token, position, &[0], true)
-        .map_err(runtime("fill the batch"))?;
-    context
-        .decode(&mut batch)
-        .map_err(runtime("decode a token"))
 }
 
 fn runtime<E: std::fmt::Display>(action: &'static str) -> impl Fn(E) -> NnError {

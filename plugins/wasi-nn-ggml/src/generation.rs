@@ -1,14 +1,14 @@
 //! One sequence's generation state: sampler, limits, stop conditions and released text.
 //!
-//! [`Generation`] does not own a llama.cpp context. Each [`Generation::step`] samples from the
-//! logits of a given batch index and says which token must be decoded next; the caller decodes
-//! it. Today the caller is [`crate::context::ExecutionContext`] with a context of its own; the
-//! same state machine is what a continuous-batching scheduler drives when many sequences
-//! share one llama.cpp context (see the crate docs).
+//! [`Generation`] does not own a llama.cpp context. Each [`Generation::step`] samples from
+//! the logits it is given and says which token must be decoded next; the caller queues it in
+//! the sequence's [`crate::batch::Lease`], which decodes it, batched with other sequences'
+//! tokens, when the next logits are asked for.
 
-use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 
 use crate::config::{Options, PredictLimit};
@@ -111,13 +111,9 @@ impl Generation {
         self.n_past += 1;
     }
 
-    /// Samples the next token from the logits at `index` of the last decoded batch.
-    pub fn step(
-        &mut self,
-        model: &LlamaModel,
-        context: &LlamaContext<'_>,
-        index: i32,
-    ) -> Result<Step, NnError> {
+    /// Samples the next token from `logits` (one per vocabulary entry, after the last
+    /// decoded token). A finished generation ignores them and releases what it held back.
+    pub fn step(&mut self, model: &LlamaModel, logits: &[f32]) -> Result<Step, NnError> {
         if let Some(finish) = self.finish {
             return Ok(Step {
                 piece: self.stream.finish().to_vec(),
@@ -128,7 +124,12 @@ impl Generation {
 
         // Sample without llama.cpp's implicit accept, then accept through the wrapper that
         // turns a C++ exception from the grammar into an error.
-        let mut candidates = context.token_data_array_ith(index);
+        let mut candidates = LlamaTokenDataArray::from_iter(
+            (0_i32..)
+                .zip(logits)
+                .map(|(id, &logit)| LlamaTokenData::new(LlamaToken(id), logit, 0.0)),
+            false,
+        );
         candidates.apply_sampler(&mut self.sampler);
         let token = candidates
             .selected_token()

@@ -3,8 +3,8 @@
 //! A preloaded model (`--nn-preload alias:GGML:TARGET:path`) is loaded lazily, on the first
 //! `load_by_name*` for its alias, and then kept for the life of the process: every later graph
 //! of that alias shares it through an `Arc`, as does every execution context created from
-//! those graphs (each context has its own llama.cpp context and KV cache). Models loaded with
-//! `load` are not cached.
+//! those graphs (each context has a KV cache of its own). Models loaded with `load` are not
+//! cached.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 
 use crate::backend::backend;
+use crate::batch::{SequencePool, SharedPool};
 use crate::config::Options;
 use crate::error::NnError;
 use crate::preload::ModelPreload;
@@ -84,6 +85,23 @@ pub struct Graph {
     pub options: Options,
     /// The target the guest asked for (informational: this build runs on the CPU).
     pub target: ExecutionTarget,
+    /// With `parallel` > 1: the batched llama.cpp context whose sequences the graph's
+    /// execution contexts lease.
+    pub pool: Option<SharedPool>,
+}
+
+impl Graph {
+    /// A graph of `model`; `options.parallel` > 1 gives it a pool of that many sequences.
+    pub fn new(model: Arc<LoadedModel>, options: Options, target: ExecutionTarget) -> Self {
+        let pool =
+            (options.parallel > 1).then(|| SequencePool::new(Arc::clone(&model), options.parallel));
+        Self {
+            model,
+            options,
+            target,
+            pool,
+        }
+    }
 }
 
 /// Preloaded aliases, their lazily loaded models, and the live graphs by handle.

@@ -8,26 +8,24 @@
 //!
 //! Layout: [`abi`] (codes and guest structures), [`memory`] (bounds-checked guest memory),
 //! [`config`] (metadata JSON), [`preload`] (`--nn-preload`), [`graph`] (models and aliases),
-//! [`session`] (a llama.cpp context owning its model share), [`generation`] and [`stream`]
+//! [`session`] (a llama.cpp context owning its model share), [`batch`] (sequences of a shared
+//! context, decoded together), [`generation`] and [`stream`]
 //! (sampling, stop conditions and UTF-8-safe streaming), [`context`] (execution contexts),
 //! [`backend`] (llama.cpp initialisation and logs).
 //!
 //! # Execution contexts and continuous batching
 //!
-//! Each execution context owns a llama.cpp context (its own KV cache), so contexts of one
-//! graph never disturb each other, at the cost of one KV cache each and one decode call per
-//! context per token. The sampling and stopping logic lives in [`generation::Generation`],
-//! which only reads the logits at a batch index and names the token to decode next; it never
-//! owns the llama.cpp context. Continuous batching fits on top without changing it: a graph
-//! holds one llama.cpp context with `n_seq_max` sequences, each execution context becomes a
-//! sequence id, and a scheduler collects the next token of every active `Generation` into one
-//! batch (each with its own position and sequence id), decodes once, and steps each
-//! `Generation` at its batch index.
-// TODO(#4): share one llama.cpp context per graph and batch the decode steps of its
-// execution contexts (sequence ids per context, a scheduler that owns the decode loop).
+//! Every execution context has a KV cache of its own, so contexts never disturb each other.
+//! A graph loaded with nnedge's `parallel` metadata key (N > 1) owns one llama.cpp context
+//! with N sequences ([`batch::SequencePool`]); its execution contexts each lease a sequence,
+//! and their decode steps run together: tokens are queued and decoded in one batch when any
+//! of them needs its next logits. A guest that steps N streams in turn thus pays one decode
+//! per round instead of N. Without `parallel`, or once its sequences are taken, a context
+//! runs in a pool of one (an ordinary private llama.cpp context).
 
 pub mod abi;
 pub mod backend;
+pub mod batch;
 pub mod config;
 pub mod context;
 pub mod error;

@@ -48,12 +48,21 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// Creates a llama.cpp context for `model`.
-    pub fn new(model: Arc<LoadedModel>, params: SessionParams) -> Result<Self, NnError> {
+    /// Creates a llama.cpp context for `model` with `n_seq` sequences of `params.n_ctx`
+    /// tokens each. Sequences get KV caches of their own (llama.cpp's non-unified cache),
+    /// which suits streams that share no prefix.
+    pub fn new(
+        model: Arc<LoadedModel>,
+        params: SessionParams,
+        n_seq: u32,
+    ) -> Result<Self, NnError> {
         let backend = backend().ok_or(NnError::Backend)?;
         let threads = i32::try_from(params.threads).unwrap_or(i32::MAX);
+        let n_seq = n_seq.max(1);
         let context_params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(params.n_ctx))
+            .with_n_ctx(NonZeroU32::new(params.n_ctx.saturating_mul(n_seq)))
+            .with_n_seq_max(n_seq)
+            .with_kv_unified(false)
             .with_n_batch(params.n_batch)
             .with_n_ubatch(params.n_ubatch)
             .with_n_threads(threads)
@@ -72,7 +81,7 @@ impl Session {
         // hands out the model borrow with the erased lifetime, and its field order drops
         // `context` before `model`, so the borrow never outlives the model.
         let context: LlamaContext<'static> = unsafe { std::mem::transmute(context) };
-        tracing::debug!(?params, "llama.cpp context created");
+        tracing::debug!(?params, n_seq, "llama.cpp context created");
         Ok(Self {
             context,
             model,

@@ -11,6 +11,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use crate::abi::{read_builders, GuestTensor, NnErrno, TensorType};
+use crate::batch::PoolStats;
 use crate::config::Options;
 use crate::context::ExecutionContext;
 use crate::error::NnError;
@@ -21,7 +22,8 @@ use crate::target::{ExecutionTarget, GraphEncoding};
 
 /// The state of the WASI-NN module for one guest: graphs and execution contexts by handle.
 ///
-/// The host keeps it behind a mutex (`Arc<Mutex<WasiNn>>`) and calls one method per import.
+/// The host owns one per guest instance and calls one method per import, from the guest's
+/// thread (it is not `Send`: execution contexts share batched llama.cpp contexts by `Rc`).
 #[derive(Debug)]
 pub struct WasiNn {
     graphs: GraphRegistry,
@@ -79,11 +81,7 @@ impl WasiNn {
                 }
                 None => LoadedModel::load_bytes(model_builder, &options)?,
             };
-            let graph = Graph {
-                model: Arc::new(model),
-                options,
-                target,
-            };
+            let graph = Graph::new(Arc::new(model), options, target);
             self.add_graph(&mut memory, graph, graph_out)
         })
     }
@@ -139,15 +137,7 @@ impl WasiNn {
         if target != ExecutionTarget::Cpu {
             tracing::debug!(%target, "this build runs on the CPU");
         }
-        self.add_graph(
-            memory,
-            Graph {
-                model,
-                options,
-                target,
-            },
-            graph_out,
-        )
+        self.add_graph(memory, Graph::new(model, options, target), graph_out)
     }
 
     fn add_graph(
@@ -300,6 +290,13 @@ impl WasiNn {
             tracing::debug!(context, "execution context finalized");
             Ok(NnErrno::Success)
         })
+    }
+
+    /// For tests and benchmarks: whether the context decodes in its graph's shared pool, and
+    /// the decode counters of the pool it last used; `None` for an unknown handle.
+    pub fn pool_stats(&self, context: u32) -> Option<(bool, Option<PoolStats>)> {
+        let context = self.contexts.get(&context)?;
+        Some((context.is_shared(), context.pool_stats()))
     }
 
     fn context(&mut self, context: u32) -> Result<&mut ExecutionContext, NnError> {
