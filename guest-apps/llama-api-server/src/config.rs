@@ -288,6 +288,9 @@ impl ServerConfig {
 
     fn common_metadata(&self, model: &ModelConfig) -> Map<String, Value> {
         let mut map = Map::new();
+        // nnedge's key: load on a host thread and answer "busy" meanwhile, so the server
+        // keeps answering (503 while loading); other runtimes ignore it.
+        map.insert("background-load".into(), json!(true));
         map.insert("ctx-size".into(), json!(model.ctx_size));
         map.insert("batch-size".into(), json!(model.batch_size));
         if let Some(threads) = self.threads {
@@ -398,6 +401,7 @@ mod tests {
         ]);
         let metadata: Value = serde_json::from_str(&config.chat_graph_metadata()).unwrap();
         assert_eq!(metadata["parallel"], 4);
+        assert_eq!(metadata["background-load"], true);
         assert_eq!(metadata["threads"], 2);
         assert_eq!(metadata["reverse-prompt"], "User:");
         assert_eq!(metadata["n-predict"], 64);

@@ -6,13 +6,15 @@
 //! token per busy slot. While generations run, the poll carries an already-expired timer so
 //! it never blocks; when idle it blocks until a socket is ready.
 //!
-//! The model loads after the listener is bound; requests that arrive before the first turn
-//! are answered `503` (`/health` says `loading`). The load itself is one blocking WASI-NN
-//! call, so requests sent during it wait in the listen backlog and are served once it ends.
+//! The model loads after the listener is bound. nnedge loads it on a thread of its own and
+//! answers the load call with "busy" until it is done, so the loop keeps turning meanwhile
+//! (every [`LOAD_POLL`]) and requests are answered `503` (`/health` says `loading`). A
+//! runtime that loads in the call itself blocks the loop instead: requests sent meanwhile
+//! wait in the listen backlog and are served once the load ends.
 
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use llama_api_server::app::App;
 use llama_api_server::config::ServerConfig;
@@ -30,6 +32,8 @@ const TIMER: u64 = u64::MAX;
 const WRITE: u64 = 1 << 62;
 /// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 64 * 1024;
+/// How often the loop asks whether the model has loaded.
+const LOAD_POLL: Duration = Duration::from_millis(20);
 
 /// Why the server stopped.
 #[derive(Debug, thiserror::Error)]
@@ -68,13 +72,19 @@ pub fn serve(config: ServerConfig) -> Result<(), ServeError> {
         streams: BTreeMap::new(),
         next_id: 0,
     };
-    server.turn(false)?;
+    server.turn(Some(SystemTime::now()))?;
 
     eprintln!(
         "llama-api-server: loading model `{}` (alias `{}`)",
         config.chat.name, config.chat.alias
     );
-    server.app.ready(NnBackend::load(&config)?);
+    let backend = loop {
+        if let Some(backend) = NnBackend::try_load(&config)? {
+            break backend;
+        }
+        server.turn(Some(SystemTime::now() + LOAD_POLL))?;
+    };
+    server.app.ready(backend);
     let embedding = config
         .embedding
         .as_ref()
@@ -88,16 +98,17 @@ pub fn serve(config: ServerConfig) -> Result<(), ServeError> {
     );
     let _ = std::io::stdout().flush();
     loop {
-        let block = !server.app.has_work();
-        server.turn(block)?;
+        let deadline = server.app.has_work().then(SystemTime::now);
+        server.turn(deadline)?;
         server.app.tick();
         server.flush_all();
     }
 }
 
 impl Server {
-    /// Polls once and handles every ready socket; blocks only if `block`.
-    fn turn(&mut self, block: bool) -> Result<(), ServeError> {
+    /// Polls once and handles every ready socket; waits at most until `deadline`, or for a
+    /// socket without one.
+    fn turn(&mut self, deadline: Option<SystemTime>) -> Result<(), ServeError> {
         let mut subscriptions = vec![Subscription::io(
             LISTENER,
             &self.listener,
@@ -115,8 +126,8 @@ impl Server {
                 subscriptions.push(Subscription::io(id | WRITE, stream, false, true, None));
             }
         }
-        if !block {
-            subscriptions.push(Subscription::timeout(TIMER, SystemTime::now()));
+        if let Some(deadline) = deadline {
+            subscriptions.push(Subscription::timeout(TIMER, deadline));
         }
 
         let events = match poll(&subscriptions) {

@@ -1,7 +1,8 @@
 //! The WASI-NN backend: one execution context of the chat graph per slot, and one of the
 //! embedding graph when a second model is configured.
 //!
-//! Graphs are loaded by preload alias with `load_by_name_with_config`; each request sets its
+//! Graphs are loaded by preload alias with `load_by_name_with_config`, in the background on
+//! nnedge (which answers busy until the model is there); each request sets its
 //! prompt (input 0) and metadata (input 1), then generates with `compute_single` /
 //! `get_output_single`, and `fini_single` frees the slot. Token counts come from output 1,
 //! `{"input_tokens", "output_tokens", ...}`.
@@ -46,33 +47,44 @@ pub struct LoadError {
 }
 
 impl NnBackend {
-    /// Loads the chat graph (and the embedding graph, if configured) and creates the slots.
-    pub fn load(config: &ServerConfig) -> Result<Self, LoadError> {
+    /// Loads the chat graph (and the embedding graph, if configured) and creates the slots,
+    /// or returns `None` while the host is still loading a model in the background: call
+    /// again later. Both models start loading on the first call.
+    pub fn try_load(config: &ServerConfig) -> Result<Option<Self>, LoadError> {
         let alias = &config.chat.alias;
         let chat = load_graph(alias, config.chat_graph_metadata())
             .map_err(load_error("load the graph", alias))?;
-        let slots = (0..config.parallel)
-            .map(|_| chat.init_execution_context())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(load_error("create an execution context", alias))?;
-
         let embedding = match (&config.embedding, config.embedding_graph_metadata()) {
             (Some(model), Some(metadata)) => {
                 let alias = &model.alias;
                 let graph =
                     load_graph(alias, metadata).map_err(load_error("load the graph", alias))?;
+                graph.map(Some)
+            }
+            _ => Some(None),
+        };
+        let (Some(chat), Some(embedding)) = (chat, embedding) else {
+            return Ok(None);
+        };
+
+        let slots = (0..config.parallel)
+            .map(|_| chat.init_execution_context())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(load_error("create an execution context", alias))?;
+        let embedding = match (embedding, &config.embedding) {
+            (Some(graph), Some(model)) => {
                 let context = graph
                     .init_execution_context()
-                    .map_err(load_error("create an execution context", alias))?;
+                    .map_err(load_error("create an execution context", &model.alias))?;
                 Some((graph, context))
             }
             _ => None,
         };
-        Ok(Self {
+        Ok(Some(Self {
             _chat: chat,
             slots,
             embedding,
-        })
+        }))
     }
 }
 
@@ -84,10 +96,17 @@ fn load_error<'a>(action: &'static str, alias: &'a str) -> impl Fn(Error) -> Loa
     }
 }
 
-fn load_graph(alias: &str, metadata: String) -> Result<Graph, Error> {
-    GraphBuilder::new(GraphEncoding::Ggml, ExecutionTarget::AUTO)
+/// The graph, or `None` while nnedge loads its model in the background (code 4, busy: the
+/// metadata asks for `background-load`; runtimes without it load before returning).
+fn load_graph(alias: &str, metadata: String) -> Result<Option<Graph>, Error> {
+    match GraphBuilder::new(GraphEncoding::Ggml, ExecutionTarget::AUTO)
         .config(metadata)
         .build_from_cache(alias)
+    {
+        Ok(graph) => Ok(Some(graph)),
+        Err(Error::BackendError(NnError::Busy)) => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 fn set_text(context: &mut GraphExecutionContext, index: usize, text: &str) -> Result<(), Error> {

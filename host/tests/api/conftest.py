@@ -49,7 +49,7 @@ def _free_port():
 class Server:
     """A running API server; ``url`` is its base URL."""
 
-    def __init__(self, extra_args=(), embedding=False, env=None):
+    def __init__(self, extra_args=(), embedding=False, env=None, wait=True):
         nnedge = _require(_path("NNEDGE_BIN", CACHE / "target/host/release/nnedge"), "nnedge")
         guest = _require(_path("NNEDGE_GUEST_DIR", CACHE / "guests") / "llama-api-server.wasm", "the guest")
         model = _require(_path("NNEDGE_MODEL", CACHE / "models/SmolLM2-135M-Instruct.Q4_1.gguf"), "the chat model")
@@ -79,7 +79,8 @@ class Server:
                                         text=True, env=child_env)
         self.stderr = []
         threading.Thread(target=self._drain_stderr, daemon=True).start()
-        self._wait_ready()
+        if wait:
+            self._wait_ready()
 
     def _drain_stderr(self):
         for line in self.process.stderr:

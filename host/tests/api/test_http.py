@@ -64,6 +64,27 @@ def test_prompt_over_the_context_is_400_with_counts_and_the_server_keeps_serving
     assert response.status == 200
 
 
+def test_health_is_503_while_the_model_loads_then_200(make_server):
+    # Poll from the moment the process starts: the guest listens before it loads the model,
+    # and nnedge loads it on a thread of its own, so the server answers meanwhile.
+    running = make_server(wait=False)
+    answers = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and running.alive():
+        try:
+            response, data = request(running, "GET", "/health")
+        except OSError:
+            time.sleep(0.002)
+            continue
+        answers.append((response.status, response.getheader("Retry-After"), json.loads(data)))
+        if response.status == 200:
+            break
+    assert answers and answers[-1][0] == 200, (answers[-3:], "".join(running.stderr))
+    loading = answers[:-1]
+    assert loading, "no 503 was seen before the model had loaded"
+    assert all(answer == (503, "1", {"status": "loading"}) for answer in loading), loading[:3]
+
+
 def test_health_and_metrics(server):
     response, data = request(server, "GET", "/health")
     assert response.status == 200

@@ -6,9 +6,12 @@
 //! logged at debug level and ignored, `null` values are ignored, and a value of the wrong type
 //! is an error ([`ConfigError::WrongType`]) so that a guest's typo does not pass silently.
 //!
-//! One key is nnedge's own: `parallel` (graph metadata only) asks for a graph whose execution
-//! contexts share one llama.cpp context as that many sequences, with their decode steps
-//! batched (see [`crate::batch`]). WasmEdge's plugin ignores it as an unknown key.
+//! Two keys are nnedge's own, for graph metadata only; WasmEdge's plugin ignores them as
+//! unknown keys. `parallel` asks for a graph whose execution contexts share one llama.cpp
+//! context as that many sequences, with their decode steps batched (see [`crate::batch`]).
+//! `background-load` makes `load_by_name_with_config` return at once with code 4 (busy)
+//! while a preloaded model loads on a thread of its own, so a single-threaded guest can go
+//! on answering (for example `503` to health checks) and ask again.
 
 use serde_json::{Map, Value};
 
@@ -62,6 +65,9 @@ pub struct Options {
     pub embedding: bool,
     /// Memory-map the model file (`use-mmap`); applies when the model is first loaded.
     pub use_mmap: bool,
+    /// Load a preloaded model on a background thread and answer busy until it is loaded
+    /// (`background-load`).
+    pub background_load: bool,
     /// Log timings at info level (`enable-log`).
     pub enable_log: bool,
     /// Log each step at info level (`enable-debug-log`).
@@ -97,6 +103,7 @@ impl Default for Options {
             grammar: None,
             embedding: false,
             use_mmap: true,
+            background_load: false,
             enable_log: false,
             enable_debug_log: false,
             stream_stdout: false,
@@ -211,6 +218,10 @@ impl Options {
             "embedding" => self.embedding = v.boolean()?,
             "use-mmap" => {
                 self.use_mmap = v.boolean()?;
+                changes.model_keys = true;
+            }
+            "background-load" => {
+                self.background_load = v.boolean()?;
                 changes.model_keys = true;
             }
             "enable-log" => self.enable_log = v.boolean()?,

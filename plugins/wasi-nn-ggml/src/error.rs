@@ -46,6 +46,12 @@ pub enum NnError {
         /// The alias the guest asked for.
         name: String,
     },
+    /// The model is still loading in the background (`background-load`); ask again later.
+    #[error("model `{alias}` is still loading; call load_by_name again later")]
+    ModelLoading {
+        /// The alias being loaded.
+        alias: String,
+    },
     /// The model file does not exist.
     #[error("model file `{path}` does not exist")]
     ModelNotFound {
@@ -177,6 +183,7 @@ impl NnError {
                 NnErrno::InvalidEncoding
             }
             Self::UnknownModelName { .. } => NnErrno::NotFound,
+            Self::ModelLoading { .. } => NnErrno::Busy,
             Self::ModelNotFound { .. } => NnErrno::ModelNotFound,
             Self::PromptTooLong { .. } => NnErrno::PromptTooLong,
             Self::OutputTooLarge { .. } => NnErrno::TooLarge,

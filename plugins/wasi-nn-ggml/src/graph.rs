@@ -1,7 +1,8 @@
 //! Graphs: loaded models with their options, and the registry of preloaded aliases.
 //!
 //! A preloaded model (`--nn-preload alias:GGML:TARGET:path`) is loaded lazily, on the first
-//! `load_by_name*` for its alias, and then kept for the life of the process: every later graph
+//! `load_by_name*` for its alias (on a thread of its own if the guest asks for
+//! `background-load`), and then kept for the life of the process: every later graph
 //! of that alias shares it through an `Arc`, as does every execution context created from
 //! those graphs (each context has a KV cache of its own). Models loaded with `load` are not
 //! cached.
@@ -104,11 +105,18 @@ impl Graph {
     }
 }
 
+/// A preloaded model: loading on a background thread, or loaded.
+#[derive(Debug)]
+enum ModelState {
+    Loading(std::thread::JoinHandle<Result<LoadedModel, NnError>>),
+    Ready(Arc<LoadedModel>),
+}
+
 /// Preloaded aliases, their lazily loaded models, and the live graphs by handle.
 #[derive(Debug, Default)]
 pub struct GraphRegistry {
     preloads: HashMap<String, ModelPreload>,
-    models: HashMap<String, Arc<LoadedModel>>,
+    models: HashMap<String, ModelState>,
     graphs: HashMap<u32, Graph>,
     next_handle: u32,
 }
@@ -130,6 +138,10 @@ impl GraphRegistry {
     }
 
     /// The model registered as `alias`, loading it on first use.
+    ///
+    /// With `options.background_load` the load runs on a thread of its own, and this
+    /// answers [`NnError::ModelLoading`] until it has finished; without it, this waits for
+    /// the load (also for one a background caller started).
     pub fn preloaded_model(
         &mut self,
         alias: &str,
@@ -141,13 +153,49 @@ impl GraphRegistry {
             .ok_or_else(|| NnError::UnknownModelName {
                 name: alias.to_owned(),
             })?;
-        let target = preload.target;
-        if let Some(model) = self.models.get(alias) {
-            return Ok((Arc::clone(model), target));
-        }
-        let model = Arc::new(LoadedModel::load(&preload.path, options)?);
-        self.models.insert(alias.to_owned(), Arc::clone(&model));
-        Ok((model, target))
+        let (path, target) = (preload.path.clone(), preload.target);
+        let loaded = match self.models.remove(alias) {
+            Some(ModelState::Ready(model)) => model,
+            Some(ModelState::Loading(handle)) => {
+                if options.background_load && !handle.is_finished() {
+                    self.models
+                        .insert(alias.to_owned(), ModelState::Loading(handle));
+                    return Err(NnError::ModelLoading {
+                        alias: alias.to_owned(),
+                    });
+                }
+                let result = handle.join().unwrap_or_else(|panic| {
+                    Err(NnError::Panic {
+                        function: "load_by_name",
+                        message: panic_message(panic.as_ref()),
+                    })
+                });
+                Arc::new(result?)
+            }
+            None if options.background_load => {
+                if !path.is_file() {
+                    return Err(NnError::ModelNotFound { path });
+                }
+                let options = options.clone();
+                let handle = std::thread::Builder::new()
+                    .name(format!("load {alias}"))
+                    .spawn(move || LoadedModel::load(&path, &options))
+                    .map_err(|error| NnError::Runtime {
+                        action: "start a loading thread",
+                        reason: error.to_string(),
+                    })?;
+                tracing::debug!(alias, "loading the model in the background");
+                self.models
+                    .insert(alias.to_owned(), ModelState::Loading(handle));
+                return Err(NnError::ModelLoading {
+                    alias: alias.to_owned(),
+                });
+            }
+            None => Arc::new(LoadedModel::load(&path, options)?),
+        };
+        self.models
+            .insert(alias.to_owned(), ModelState::Ready(Arc::clone(&loaded)));
+        Ok((loaded, target))
     }
 
     /// Adds a graph and returns its handle. Handles are never reused, so a stale handle is
@@ -173,4 +221,13 @@ impl GraphRegistry {
             .remove(&handle)
             .ok_or(NnError::UnknownGraph { graph: handle })
     }
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }

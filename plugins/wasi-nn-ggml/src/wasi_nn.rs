@@ -15,7 +15,7 @@ use crate::batch::PoolStats;
 use crate::config::Options;
 use crate::context::ExecutionContext;
 use crate::error::NnError;
-use crate::graph::{Graph, GraphRegistry, LoadedModel};
+use crate::graph::{panic_message, Graph, GraphRegistry, LoadedModel};
 use crate::memory::GuestMemory;
 use crate::preload::ModelPreload;
 use crate::target::{ExecutionTarget, GraphEncoding};
@@ -343,11 +343,7 @@ fn write_output(
 /// Runs one ABI call: logs a failure with its reason and turns it (or a panic) into a code.
 fn guard(function: &'static str, call: impl FnOnce() -> Result<NnErrno, NnError>) -> u32 {
     let result = catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let message = panic_message(panic.as_ref());
         Err(NnError::Panic { function, message })
     });
     match result {
@@ -359,7 +355,9 @@ fn guard(function: &'static str, call: impl FnOnce() -> Result<NnErrno, NnError>
         }
         Err(error) => {
             let code = error.errno();
-            if code == NnErrno::RuntimeError {
+            if code == NnErrno::Busy {
+                tracing::debug!(function, code = code.code(), "wasi-nn: {error}");
+            } else if code == NnErrno::RuntimeError {
                 tracing::error!(function, code = code.code(), "wasi-nn: {error}");
             } else {
                 tracing::warn!(function, code = code.code(), "wasi-nn: {error}");

@@ -118,7 +118,10 @@ fn a_request_joining_mid_stream_and_a_whole_compute_leave_the_others_intact() {
     // A whole generation in a fourth context (beyond `parallel`, so in a context of its own)
     // and in a reused shared one, while the streams are half-way.
     let extra = guest.init(graph).unwrap();
-    assert_eq!(guest.nn.pool_stats(extra).unwrap().0, false);
+    assert!(
+        !guest.nn.pool_stats(extra).unwrap().0,
+        "beyond `parallel`: a context of its own"
+    );
     assert_eq!(guest.set_input(extra, 0, PROMPTS[3].as_bytes()), 0);
     assert_eq!(guest.nn.compute(extra), 0);
     assert_eq!(guest.output(extra, 0).unwrap(), solo[3]);

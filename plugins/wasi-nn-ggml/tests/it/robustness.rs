@@ -3,6 +3,8 @@
 
 use std::io::Write;
 
+use nnedge_wasi_nn_ggml::NnErrno;
+
 use crate::support::{shared_model, Guest, OUTPUT_MAX};
 
 const CONFIG: &str = r#"{"ctx-size": 128, "n-predict": 8, "temp": 0, "threads": 2}"#;
@@ -408,4 +410,59 @@ fn missing_unknown_truncated_and_foreign_models() {
     );
 
     assert_still_works(&mut guest, context);
+}
+
+#[test]
+fn background_load_answers_busy_until_the_model_is_there() {
+    let mut guest = Guest::with_model("stories", &shared_model("stories260K.gguf"));
+    let config = r#"{"background-load": true, "ctx-size": 128}"#;
+    // The first call starts the load and returns at once.
+    assert_eq!(
+        guest.load_by_name("stories", Some(config)),
+        Err(NnErrno::Busy.code())
+    );
+    let started = std::time::Instant::now();
+    let graph = loop {
+        match guest.load_by_name("stories", Some(config)) {
+            Ok(graph) => break graph,
+            Err(code) => assert_eq!(code, NnErrno::Busy.code()),
+        }
+        assert!(started.elapsed().as_secs() < 60, "the load never finished");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let context = guest.init(graph).unwrap();
+    assert_eq!(guest.set_input(context, 0, b"Once upon a time"), 0);
+    assert_eq!(guest.set_input(context, 1, br#"{"n-predict": 4}"#), 0);
+    assert_eq!(guest.nn.compute(context), 0);
+    assert!(!guest.output(context, 0).unwrap().is_empty());
+    // Loaded once: a blocking load of the same alias returns at once.
+    assert!(guest.load_by_name("stories", None).is_ok());
+}
+
+#[test]
+fn background_load_reports_a_missing_or_broken_model() {
+    let missing = std::env::temp_dir().join("nnedge-no-such-model.gguf");
+    let mut guest = Guest::with_model("gone", &missing);
+    assert_eq!(
+        guest.load_by_name("gone", Some(r#"{"background-load": true}"#)),
+        Err(NnErrno::ModelNotFound.code())
+    );
+
+    let broken = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(broken.path(), b"GGUF but not really").unwrap();
+    let mut guest = Guest::with_model("broken", broken.path());
+    let config = Some(r#"{"background-load": true}"#);
+    assert_eq!(
+        guest.load_by_name("broken", config),
+        Err(NnErrno::Busy.code())
+    );
+    let code = loop {
+        match guest.load_by_name("broken", config) {
+            Err(code) if code == NnErrno::Busy.code() => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => break other,
+        }
+    };
+    assert_eq!(code, Err(NnErrno::InvalidArgument.code()));
 }
