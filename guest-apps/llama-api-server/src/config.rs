@@ -373,7 +373,7 @@ mod tests {
             serde_json::from_str(&config.embedding_graph_metadata().unwrap()).unwrap();
         assert_eq!(
             metadata,
-            json!({"ctx-size": 512, "batch-size": 512, "embedding": true})
+            json!({"ctx-size": 512, "batch-size": 512, "embedding": true, "background-load": true})
         );
     }
 

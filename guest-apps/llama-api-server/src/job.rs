@@ -5,8 +5,15 @@
 //! connection's output whatever became safe to send: for a stream, the response head once
 //! the prompt is processed (so a prompt that is too long still gets a 400), then one SSE
 //! event per released piece; otherwise the whole JSON response at the end.
+//!
+//! Responses carry `timings` as llama.cpp's server does: `prompt_ms` is the wall time of each
+//! prompt's first step (which processes the prompt), `predicted_ms` that of the later steps.
+//! Both count only this job's own WASI-NN calls; when slots are batched, the step that
+//! triggers a round's batched decode is charged for all of it, and the slot that steps first
+//! changes every round. A client's latency minus these is what the server spent around the
+//! computation (HTTP, queueing, other slots' turns).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -65,6 +72,16 @@ pub struct Job {
     choices: Vec<Choice>,
     usage: TokenCounts,
     first_token_at: Option<Instant>,
+    timings: Timings,
+}
+
+/// Time spent in this job's WASI-NN steps.
+#[derive(Clone, Copy, Debug, Default)]
+struct Timings {
+    prompt: Duration,
+    predicted: Duration,
+    /// Whether the current prompt's first step has run.
+    prompt_done: bool,
 }
 
 impl Job {
@@ -93,6 +110,7 @@ impl Job {
             choices: Vec::new(),
             usage: TokenCounts::default(),
             first_token_at: None,
+            timings: Timings::default(),
         }
     }
 
@@ -122,7 +140,16 @@ impl Job {
         slot: usize,
         out: &mut Vec<u8>,
     ) -> Progress {
-        let step = match backend.step(slot) {
+        let started = Instant::now();
+        let step = backend.step(slot);
+        let elapsed = started.elapsed();
+        if self.timings.prompt_done {
+            self.timings.predicted += elapsed;
+        } else {
+            self.timings.prompt += elapsed;
+            self.timings.prompt_done = true;
+        }
+        let step = match step {
             Ok(step) => step,
             Err(error) => return self.fail(error, out),
         };
@@ -164,6 +191,7 @@ impl Job {
         self.prompt += 1;
         if self.prompt < self.spec.prompts.len() {
             self.filter = StopFilter::new(&self.spec.stops);
+            self.timings.prompt_done = false;
             return self.begin(backend, slot, out);
         }
         self.complete(out)
@@ -175,6 +203,7 @@ impl Job {
                 let mut chunk = self.envelope(self.chunk_object());
                 chunk["choices"] = json!([]);
                 chunk["usage"] = usage_json(self.usage);
+                chunk["timings"] = self.timings_json();
                 self.send_event(&chunk, out);
             }
             self.send_raw(sse::DONE, out);
@@ -347,7 +376,27 @@ impl Job {
         let mut value = self.envelope(object);
         value["choices"] = Value::Array(choices);
         value["usage"] = usage_json(self.usage);
+        value["timings"] = self.timings_json();
         value
+    }
+
+    fn timings_json(&self) -> Value {
+        let prompt_ms = self.timings.prompt.as_secs_f64() * 1000.0;
+        let predicted_ms = self.timings.predicted.as_secs_f64() * 1000.0;
+        // The first step samples a token too, so the later steps decode the other ones.
+        let decoded = self.usage.output_tokens.saturating_sub(1);
+        let per_second = if predicted_ms > 0.0 {
+            decoded as f64 * 1000.0 / predicted_ms
+        } else {
+            0.0
+        };
+        json!({
+            "prompt_n": self.usage.input_tokens,
+            "prompt_ms": prompt_ms,
+            "predicted_n": self.usage.output_tokens,
+            "predicted_ms": predicted_ms,
+            "predicted_per_second": per_second,
+        })
     }
 }
 

@@ -85,6 +85,20 @@ def test_health_is_503_while_the_model_loads_then_200(make_server):
     assert all(answer == (503, "1", {"status": "loading"}) for answer in loading), loading[:3]
 
 
+def test_timings_account_for_part_of_the_latency(server):
+    started = time.monotonic()
+    response, data = request(server, "POST", "/v1/chat/completions",
+                             {"messages": [{"role": "user", "content": "Count to five."}], "max_tokens": 16})
+    latency_ms = (time.monotonic() - started) * 1000
+    assert response.status == 200
+    body = json.loads(data)
+    timings = body["timings"]
+    assert timings["prompt_n"] == body["usage"]["prompt_tokens"]
+    assert timings["predicted_n"] == body["usage"]["completion_tokens"]
+    assert timings["prompt_ms"] > 0 and timings["predicted_ms"] > 0
+    assert timings["prompt_ms"] + timings["predicted_ms"] < latency_ms
+
+
 def test_health_and_metrics(server):
     response, data = request(server, "GET", "/health")
     assert response.status == 200

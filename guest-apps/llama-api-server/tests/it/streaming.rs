@@ -48,6 +48,11 @@ fn include_usage_adds_a_final_usage_chunk() {
     let finish: serde_json::Value = serde_json::from_str(&events[events.len() - 3]).unwrap();
     assert_eq!(finish["choices"][0]["finish_reason"], "length");
     assert!(finish["usage"].is_null(), "other chunks carry usage: null");
+    let timings = &usage["timings"];
+    assert_eq!(timings["predicted_n"], 2);
+    assert_eq!(timings["prompt_n"], usage["usage"]["prompt_tokens"]);
+    assert!(timings["prompt_ms"].as_f64().unwrap() >= 0.0);
+    assert!(timings["predicted_ms"].as_f64().unwrap() >= 0.0);
 }
 
 #[test]
