@@ -11,6 +11,7 @@ mod guest_log;
 mod guest_memory;
 mod guests;
 mod imports;
+mod instrument;
 mod logging;
 mod model;
 mod nn_host;
