@@ -1,11 +1,12 @@
 //! Ahead-of-time compilation with WasmEdge's LLVM compiler, and the cache that makes it
 //! transparent for `nnedge run`.
 //!
-//! A compiled module is a "universal" wasm file: the original module plus a custom section of
-//! native code, which WasmEdge runs natively when it loads the file. The cache keys it by the
-//! SHA-256 of the input bytes and the WasmEdge version, so a new runtime never runs code
-//! compiled by an old one. Entries are written to a temporary file and renamed into place, so
-//! concurrent runs never see a half-written entry.
+//! A compiled module is a "universal" wasm file: the module plus a custom section of native
+//! code, which WasmEdge runs natively when it loads the file. The cache keys it by the SHA-256
+//! of the bytes compiled (for `nnedge run`, the module after its call-depth instrumentation,
+//! so the key changes with the instrumentation and its limit) and the WasmEdge version, so a
+//! new runtime never runs code compiled by an old one. Entries are written to a temporary
+//! file and renamed into place, so concurrent runs never see a half-written entry.
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +20,11 @@ pub const WASMEDGE_VERSION: &str = "0.14.1";
 
 /// Compiles `input` into the universal wasm file `output`.
 pub fn compile(input: &Path, output: &Path) -> Result<()> {
+    compile_as(input, output, input)
+}
+
+/// [`compile`], naming the module `shown` in errors (the input may be a temporary copy).
+fn compile_as(input: &Path, output: &Path, shown: &Path) -> Result<()> {
     let config = ConfigBuilder::new(CommonConfigOptions::default())
         .with_compiler_config(
             CompilerConfigOptions::default()
@@ -40,7 +46,7 @@ pub fn compile(input: &Path, output: &Path) -> Result<()> {
     let partial = dir.join(format!("{name}.so"));
     let written = compiler.compile_from_file(input, &name, dir);
     let moved = written
-        .map_err(|e| anyhow::anyhow!("failed to AOT-compile `{}`: {e}", input.display()))
+        .map_err(|e| anyhow::anyhow!("failed to AOT-compile `{}`: {e}", shown.display()))
         .and_then(|written| Ok(fs_err::rename(&written, output)?));
     if moved.is_err() {
         // Never leave a half-written file behind.
@@ -111,8 +117,9 @@ fn read_leb_u32(bytes: &[u8], mut at: usize) -> Option<(u32, usize)> {
     None
 }
 
-/// Returns the cached AOT build of the module in `bytes` (read from `source`), compiling it
-/// first if the cache has none. A module that already carries native code is used as it is.
+/// Returns the cached AOT build of the module in `bytes` (made from `source`), compiling it
+/// first if the cache has none. A module that already carries native code is used as it is,
+/// from `source`.
 pub fn cached(cache_root: &Path, source: &Path, bytes: &[u8]) -> Result<PathBuf> {
     if is_precompiled(bytes) {
         tracing::debug!(module = %source.display(), "module is already AOT-compiled");
@@ -129,7 +136,15 @@ pub fn cached(cache_root: &Path, source: &Path, bytes: &[u8]) -> Result<PathBuf>
     }
     fs_err::create_dir_all(&dir)?;
     tracing::info!(module = %source.display(), "AOT-compiling (once per module and runtime version)");
-    compile(source, &entry)?;
+    // The compiler reads a file: hand it these bytes, which may differ from `source`'s.
+    let mut input = tempfile::Builder::new()
+        .prefix(".input.")
+        .suffix(".wasm")
+        .tempfile_in(&dir)
+        .with_context(|| format!("failed to create a file in `{}`", dir.display()))?;
+    std::io::Write::write_all(&mut input, bytes)
+        .with_context(|| format!("failed to write `{}`", input.path().display()))?;
+    compile_as(input.path(), &entry, source)?;
     Ok(entry)
 }
 
