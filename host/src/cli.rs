@@ -88,6 +88,17 @@ pub struct RunArgs {
     #[arg(long)]
     pub force_interpreter: bool,
 
+    /// Trap when guest calls nest deeper than N (unbounded recursion stops with a message
+    /// naming the function). Lowered for a module whose largest function could not nest
+    /// that deep in nnedge's guest stack.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::run::DEFAULT_MAX_CALL_DEPTH,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_call_depth: u32,
+
     /// The guest module (.wasm), then the arguments passed to it. Everything after the module
     /// goes to the guest, flags included.
     #[arg(

@@ -49,6 +49,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 envs: args.envs,
                 preloads: args.preloads,
                 interpreter: args.force_interpreter,
+                max_call_depth: args.max_call_depth,
             };
             Ok(exit_code(run.run()?))
         }

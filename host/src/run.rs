@@ -1,30 +1,55 @@
 //! `nnedge run`: one WASI guest, start to exit, like the `wasmedge` CLI.
 //!
-//! Steps: read and check the file, find (or make) its AOT build, check its imports, create
-//! the host modules it needs (WASI, WASI-NN, logging), instantiate, call `_start`, and
-//! return the guest's exit code.
+//! Steps: read and check the file, instrument it with a call-depth limit, find (or make) its
+//! AOT build, check its imports, create the host modules it needs (WASI, WASI-NN, logging),
+//! instantiate, call `_start` on a thread with a large stack, and return the guest's exit
+//! code, or say where it trapped.
 //!
-//! Known limit: a guest that recurses without end is not stopped cleanly. Its AOT code
-//! overflows the native stack and the process dies with SIGSEGV (exit 139, no message), and
-//! WasmEdge 0.14.1's interpreter grows its own stack in memory without a bound. Fixing it
-//! needs a call-depth limit in the runtime, or running the guest on a thread of its own with
-//! a guarded stack and turning the fault into a trap.
+//! Call depth: WasmEdge 0.14.1 has no limit of its own. Unbounded recursion would overflow the
+//! native stack in AOT code (SIGSEGV, exit 139, no message) and grow the interpreter's stack
+//! without bound. So the module is rewritten first (see [`crate::instrument`]) to count nested
+//! calls and trap past `--max-call-depth` ([`DEFAULT_MAX_CALL_DEPTH`] by default), in both
+//! modes alike, and the guest runs on a thread that reserves [`GUEST_STACK_BYTES`] of stack
+//! (pages are committed only when touched). The limit is lowered for a module whose largest
+//! function could not nest that deep in the stack's [`FRAME_BUDGET_BYTES`].
+//!
+//! Known limit: a module that already carries WasmEdge native code (from `nnedge compile` or
+//! `wasmedge compile`) runs as it is: rewriting it would throw its native code away. It gets
+//! no call-depth limit (unbounded recursion crashes it as above) and its traps name no
+//! function. Lifting this would take instrumenting in `nnedge compile` too, with the limit
+//! recorded in the output for `nnedge run` to read.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use nnedge_wasi_nn_ggml::{ModelPreload, WasiNn};
-use wasmedge_sdk::config::{CommonConfigOptions, ConfigBuilder};
+use wasmedge_sdk::config::{CommonConfigOptions, Config, ConfigBuilder};
 use wasmedge_sdk::vm::SyncInst;
 use wasmedge_sdk::wasi::WasiModule;
 use wasmedge_sdk::{AsInstance, Module, Store, Vm};
 
+use crate::instrument::{self, InstrumentError, Instrumented};
 use crate::wasi_options::{DirMapping, EnvVar};
 use crate::{aot, cache_dir, guest_log, imports, nn_host, traps};
 
 /// The first bytes of every WebAssembly binary module.
 const WASM_MAGIC: &[u8; 4] = b"\0asm";
+
+/// How deep guest calls may nest unless `--max-call-depth` says otherwise: far deeper than
+/// ordinary code goes (serde_json, for one, stops parsing at 128 levels of nesting), and
+/// shallow enough that this many frames of a function with about 1,400 locals still fit in
+/// [`FRAME_BUDGET_BYTES`].
+pub const DEFAULT_MAX_CALL_DEPTH: u32 = 10_000;
+
+/// The stack reserved for the thread that runs a guest. It is address space, not memory:
+/// pages are committed only as deep calls touch them (a guest at the default limit with
+/// small frames touches a few MiB).
+pub const GUEST_STACK_BYTES: usize = 256 << 20;
+
+/// The part of [`GUEST_STACK_BYTES`] for the guest's own frames. The rest is for WasmEdge's
+/// frames and for host functions called at the deepest point (WASI, WASI-NN with llama.cpp).
+pub const FRAME_BUDGET_BYTES: u64 = 224 << 20;
 
 /// Everything `nnedge run` needs to know about one guest run.
 #[derive(Debug, Clone)]
@@ -36,23 +61,35 @@ pub struct GuestRun {
     pub preloads: Vec<ModelPreload>,
     /// Run the module in WasmEdge's interpreter instead of its AOT build.
     pub interpreter: bool,
+    /// How deep guest calls may nest before the guest traps.
+    pub max_call_depth: u32,
 }
 
-// TODO(#2): turn unbounded guest recursion into a trap instead of a crash (see above).
 impl GuestRun {
-    /// Runs the guest to completion and returns its exit code.
+    /// Runs the guest to completion, on a thread with a stack of [`GUEST_STACK_BYTES`], and
+    /// returns its exit code.
     pub fn run(&self) -> Result<u32> {
+        let run = self.clone();
+        let thread = std::thread::Builder::new()
+            .name("guest".to_owned())
+            .stack_size(GUEST_STACK_BYTES)
+            .spawn(move || run.run_here())
+            .context("failed to start a thread for the guest")?;
+        match thread.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+
+    /// Runs the guest on the calling thread.
+    fn run_here(&self) -> Result<u32> {
         // Validate the module and its imports before spending time on compilation.
-        let bytes = read_module(&self.wasm)?;
+        let original = read_module(&self.wasm)?;
         let config = ConfigBuilder::new(CommonConfigOptions::default())
             .build()
             .context("failed to configure WasmEdge")?;
-        let module = Module::from_bytes(Some(&config), &bytes).map_err(|e| {
-            anyhow::anyhow!(
-                "`{}` is not a valid WebAssembly module: {e}",
-                self.wasm.display()
-            )
-        })?;
+        let (module, instrumented) = self.load(&original, &config)?;
+        let bytes = instrumented.as_ref().map_or(&original, |i| &i.bytes);
         let mut wasi = self.wasi_module()?;
         let wasi_functions = wasi.as_ref().func_names().unwrap_or_default();
         let needs = imports::check(&module, &wasi_functions)
@@ -65,7 +102,7 @@ impl GuestRun {
         let module = match self.interpreter {
             true => module,
             false => {
-                let compiled = aot::cached(&cache_dir::cache_root()?, &self.wasm, &bytes)?;
+                let compiled = aot::cached(&cache_dir::cache_root()?, &self.wasm, bytes)?;
                 Module::from_file(Some(&config), &compiled).map_err(|e| {
                     anyhow::anyhow!("failed to load the AOT build `{}`: {e}", compiled.display())
                 })?
@@ -105,11 +142,68 @@ impl GuestRun {
             .map_err(|e| anyhow::anyhow!("failed to instantiate `{}`: {e}", self.wasm.display()))?;
 
         let result = vm.run_func(None, "_start", []);
+        let site = match (&result, &instrumented, vm.active_module()) {
+            (Err(_), Some(i), Some(instance)) => traps::site(instance, bytes, i.max_call_depth),
+            _ => None,
+        };
         drop(vm);
         match result {
             Ok(_) => Ok(wasi.exit_code()),
-            Err(err) => Err(traps::describe(&err, &self.wasm)),
+            Err(err) => Err(traps::describe(&err, &self.wasm, site.as_ref())),
         }
+    }
+
+    /// Instruments the module (unless it carries native code) and has WasmEdge load and
+    /// validate it.
+    fn load(&self, original: &[u8], config: &Config) -> Result<(Module, Option<Instrumented>)> {
+        let instrumented = match aot::is_precompiled(original) {
+            true => None,
+            false => Some(instrument::instrument(
+                original,
+                self.max_call_depth,
+                FRAME_BUDGET_BYTES,
+            )),
+        };
+        let bytes = match &instrumented {
+            Some(Ok(instrumented)) => &instrumented.bytes,
+            _ => original,
+        };
+        let module = Module::from_bytes(Some(config), bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "`{}` is not a valid WebAssembly module: {e}",
+                self.wasm.display()
+            )
+        })?;
+        Ok((module, self.report(instrumented)))
+    }
+
+    /// Logs how instrumenting a module that WasmEdge accepted went (`None`: it carries native
+    /// code), and returns the instrumented module if there is one.
+    fn report(
+        &self,
+        outcome: Option<Result<Instrumented, InstrumentError>>,
+    ) -> Option<Instrumented> {
+        let wasm = self.wasm.display();
+        match outcome {
+            None => tracing::debug!(
+                module = %wasm,
+                "module carries native code: running it as it is, without a call-depth limit"
+            ),
+            Some(Ok(instrumented)) => {
+                tracing::debug!(
+                    module = %wasm,
+                    max_call_depth = instrumented.max_call_depth,
+                    largest_frame = instrumented.largest_frame,
+                    "module instrumented with a call-depth limit"
+                );
+                return Some(instrumented);
+            }
+            Some(Err(InstrumentError::NoFunctions)) => {
+                tracing::debug!(module = %wasm, "module defines no function to instrument")
+            }
+            Some(Err(err)) => tracing::warn!("running `{wasm}` without a call-depth limit: {err}"),
+        }
+        None
     }
 
     fn wasi_module(&self) -> Result<WasiModule> {

@@ -135,6 +135,7 @@ pub fn serve(args: ServeArgs) -> Result<u32> {
         interpreter: args.force_interpreter,
     }
     .run()
+        max_call_depth: crate::run::DEFAULT_MAX_CALL_DEPTH,
 }
 
 /// Refuses an empty key: it would silently serve without authentication. The message never
