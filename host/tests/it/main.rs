@@ -8,4 +8,5 @@ mod run;
 mod serve;
 mod support;
 mod sysext;
+mod traps;
 mod wasi_nn;
