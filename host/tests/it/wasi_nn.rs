@@ -294,6 +294,20 @@ fn wait_until_listening(server: &mut Server, port: u16) {
     }
 }
 
+/// [`post_json`], again while the server answers 503 because its models are still loading
+/// in the background (for up to two minutes).
+fn post_when_loaded(port: u16, target: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (status, response) = post_json(port, target, body);
+        let loading = status == 503 && response["error"]["code"] == "model_loading";
+        if !loading || Instant::now() > deadline {
+            return (status, response);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// One HTTP/1.1 POST with a JSON body; returns the status code and the body as JSON.
 fn post_json(port: u16, target: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
     let body = body.to_string();
@@ -378,7 +392,7 @@ fn minilm_embeddings_through_the_api_server_match_the_reference() {
 
     let inputs: Vec<&str> = vectors.iter().filter_map(|v| v["input"].as_str()).collect();
     let request = serde_json::json!({ "model": "minilm", "input": inputs });
-    let (status, response) = post_json(port, "/v1/embeddings", &request);
+    let (status, response) = post_when_loaded(port, "/v1/embeddings", &request);
     assert_eq!(status, 200, "{response}");
     let data = response["data"].as_array().expect("data");
     assert_eq!(data.len(), vectors.len(), "{response}");
