@@ -54,7 +54,8 @@ pub struct ServeArgs {
     pub threads: Option<u32>,
 
     /// The chat template (chatml, llama-3-chat, llama-2-chat, mistral-instruct, phi-3-chat,
-    /// gemma-instruct); default: the family of the model's own template, else chatml.
+    /// gemma-instruct); default: the family of the model's own template (the guest reads it
+    /// through WASI-NN), else chatml.
     #[arg(long)]
     pub prompt_template: Option<String>,
 
@@ -100,10 +101,11 @@ pub fn serve(args: ServeArgs) -> Result<u32> {
     ]);
     let threads = args.threads.unwrap_or_else(default_threads);
     guest_args.extend(["--threads".to_owned(), threads.to_string()]);
-    let template = match &args.prompt_template {
-        Some(name) => Some(name.clone()),
-        None => model_template(&chat_model)?,
-    };
+    // Walk the whole GGUF metadata now, so a truncated or corrupt model is a one-line error
+    // before the guest starts. The guest follows the model's own chat template by itself.
+    gguf::check_metadata(&chat_model)
+        .with_context(|| format!("model `{}` is corrupt or truncated", chat_model.display()))?;
+    let template = args.prompt_template.clone();
     for (flag, value) in [
         ("--ctx-size", args.ctx_size.clone()),
         ("--parallel", args.parallel.map(|v| v.to_string())),
@@ -133,9 +135,9 @@ pub fn serve(args: ServeArgs) -> Result<u32> {
         envs,
         preloads,
         interpreter: args.force_interpreter,
+        max_call_depth: crate::run::DEFAULT_MAX_CALL_DEPTH,
     }
     .run()
-        max_call_depth: crate::run::DEFAULT_MAX_CALL_DEPTH,
 }
 
 /// Refuses an empty key: it would silently serve without authentication. The message never
@@ -172,32 +174,6 @@ fn preload(alias: &str, path: PathBuf) -> ModelPreload {
         target: ExecutionTarget::Auto,
         path,
     }
-}
-
-/// The guest's name for the template family of the model's own chat template, so that the
-/// server follows the model unless `--prompt-template` says otherwise.
-///
-/// Reading the template walks the whole GGUF metadata, so a truncated or corrupt model fails
-/// here, as a one-line error, before the guest starts.
-fn model_template(model: &std::path::Path) -> Result<Option<String>> {
-    let jinja = gguf::chat_template(model)
-        .with_context(|| format!("model `{}` is corrupt or truncated", model.display()))?;
-    Ok(match jinja {
-        Some(jinja) => match gguf::template_name(&jinja) {
-            Some(name) => {
-                tracing::debug!(template = name, "chat template from the model's metadata");
-                Some(name.to_owned())
-            }
-            None => {
-                tracing::warn!(
-                    "the model's chat template is of no family nnedge knows; using the server's \
-                     default (chatml); pass --prompt-template to choose"
-                );
-                None
-            }
-        },
-        None => None,
-    })
 }
 
 /// The names `/v1/models` shows: the model files' stems.

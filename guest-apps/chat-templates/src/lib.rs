@@ -99,6 +99,28 @@ impl ChatTemplate {
         ChatTemplate::GemmaInstruct,
     ];
 
+    /// The template that renders prompts the way a model's own Jinja chat template (GGUF
+    /// `tokenizer.chat_template`) does, recognised by the special tokens it uses; `None`
+    /// when it is of no family this crate knows.
+    pub fn from_model_template(jinja: &str) -> Option<Self> {
+        let has = |marker: &str| jinja.contains(marker);
+        if has("<|im_start|>") {
+            Some(ChatTemplate::ChatMl)
+        } else if has("<|start_header_id|>") {
+            Some(ChatTemplate::Llama3Chat)
+        } else if has("<start_of_turn>") {
+            Some(ChatTemplate::GemmaInstruct)
+        } else if has("<|user|>") && has("<|end|>") {
+            Some(ChatTemplate::Phi3Chat)
+        } else if has("<<SYS>>") {
+            Some(ChatTemplate::Llama2Chat)
+        } else if has("[INST]") {
+            Some(ChatTemplate::MistralInstruct)
+        } else {
+            None
+        }
+    }
+
     /// The name `--prompt-template` accepts.
     pub fn name(self) -> &'static str {
         match self {
@@ -205,6 +227,29 @@ pub enum TemplateError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn model_templates_are_recognised_by_their_markers() {
+        let cases = [
+            ("{{'<|im_start|>' + m['role']}}", Some(ChatTemplate::ChatMl)),
+            (
+                "<|start_header_id|>user<|end_header_id|>",
+                Some(ChatTemplate::Llama3Chat),
+            ),
+            ("<start_of_turn>user\n", Some(ChatTemplate::GemmaInstruct)),
+            ("<|user|>\n{{ m }}<|end|>", Some(ChatTemplate::Phi3Chat)),
+            ("[INST] <<SYS>>\n", Some(ChatTemplate::Llama2Chat)),
+            ("{{ '[INST] ' + m }}", Some(ChatTemplate::MistralInstruct)),
+            ("{{ m['content'] }}", None),
+        ];
+        for (jinja, expected) in cases {
+            assert_eq!(
+                ChatTemplate::from_model_template(jinja),
+                expected,
+                "{jinja}"
+            );
+        }
+    }
 
     #[test]
     fn names_round_trip() {

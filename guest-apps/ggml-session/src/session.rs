@@ -126,6 +126,19 @@ impl Session {
         &self.alias
     }
 
+    /// The model's own chat template (GGUF `tokenizer.chat_template`), from nnedge's output
+    /// index 2; `None` if the model has none or the runtime has no index 2 (WasmEdge's
+    /// plugin).
+    pub fn model_chat_template(&self) -> Option<String> {
+        let context = &self.context;
+        let description = read_output("get_output", FIRST_OUTPUT_BUFFER, |buf| {
+            context.get_output(2, buf)
+        })
+        .ok()?;
+        let description: serde_json::Value = serde_json::from_slice(&description).ok()?;
+        description["chat_template"].as_str().map(str::to_owned)
+    }
+
     /// Generates the whole answer to `prompt`: its bytes (UTF-8 unless the model cut a
     /// character at `n-predict`) and why generation ended.
     ///

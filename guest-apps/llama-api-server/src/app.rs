@@ -69,6 +69,11 @@ impl<B: Backend> App<B> {
         self.backend = Some(backend);
     }
 
+    /// Renders chat requests with `template` from now on (the model's own, found at load).
+    pub fn set_template(&mut self, template: crate::templates::PromptTemplate) {
+        self.config.template = template;
+    }
+
     /// The configuration.
     pub fn config(&self) -> &ServerConfig {
         &self.config

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use clap::Parser;
 use serde_json::{json, Map, Value};
 
-use crate::templates::{PromptTemplate, UnknownTemplate};
+use crate::templates::{ChatTemplate, PromptTemplate, UnknownTemplate};
 
 /// The flags, as clap parses them.
 #[derive(Clone, Debug, Parser)]
@@ -136,6 +136,8 @@ pub struct ServerConfig {
     pub embedding: Option<ModelConfig>,
     /// Template that turns chat messages into a prompt.
     pub template: PromptTemplate,
+    /// Whether `--prompt-template` chose it (else the model's own may replace the default).
+    pub template_given: bool,
     /// Reverse prompt handed to WASI-NN.
     pub reverse_prompt: Option<String>,
     /// Default generation limit.
@@ -209,6 +211,7 @@ impl ServerConfig {
         let chat = model(0, "default");
         let embedding = (aliases.len() == 2).then(|| model(1, "embedding"));
 
+        let template_given = args.prompt_template.is_some();
         let template = match args.prompt_template.as_deref().map(split_list) {
             Some(list) => list[0].parse()?,
             None => PromptTemplate::DEFAULT,
@@ -222,6 +225,7 @@ impl ServerConfig {
             chat,
             embedding,
             template,
+            template_given,
             reverse_prompt: args.reverse_prompt.filter(|r| !r.is_empty()),
             n_predict: args.n_predict,
             threads: args.threads,
@@ -253,6 +257,32 @@ impl ServerConfig {
             return false;
         }
         constant_time_eq(token.trim().as_bytes(), key.as_bytes())
+    }
+
+    /// Follows the model's own chat template (`jinja`, GGUF `tokenizer.chat_template`) unless
+    /// `--prompt-template` was given. Returns a note for the log when the model's template
+    /// is missing or of no known family and the default stays.
+    pub fn adopt_model_template(&mut self, jinja: Option<&str>) -> Option<String> {
+        if self.template_given {
+            return None;
+        }
+        let Some(jinja) = jinja else {
+            return Some(format!(
+                "the model names no chat template; using {} (see --prompt-template)",
+                self.template.name()
+            ));
+        };
+        match ChatTemplate::from_model_template(jinja) {
+            Some(template) => {
+                self.template = PromptTemplate::Chat(template);
+                None
+            }
+            None => Some(format!(
+                "the model's chat template is of no family this server knows; using {} (see \
+                 --prompt-template)",
+                self.template.name()
+            )),
+        }
     }
 
     /// Whether clients must send an API key.
@@ -406,6 +436,27 @@ mod tests {
         assert_eq!(metadata["reverse-prompt"], "User:");
         assert_eq!(metadata["n-predict"], 64);
         assert_eq!(metadata["ctx-size"], 4096);
+    }
+
+    #[test]
+    fn the_models_template_replaces_the_default_but_not_a_chosen_one() {
+        let llama3 = Some("{{ '<|start_header_id|>' + m['role'] }}");
+        let mut server = config(&[]);
+        assert_eq!(server.adopt_model_template(llama3), None);
+        assert_eq!(server.template.name(), "llama-3-chat");
+
+        let mut server = config(&[]);
+        let note = server.adopt_model_template(Some("{{ m }}")).unwrap();
+        assert!(note.contains("no family"), "{note}");
+        assert_eq!(server.template, PromptTemplate::DEFAULT);
+        assert!(server
+            .adopt_model_template(None)
+            .unwrap()
+            .contains("no chat template"));
+
+        let mut server = config(&["--prompt-template", "gemma-instruct"]);
+        assert_eq!(server.adopt_model_template(llama3), None);
+        assert_eq!(server.template.name(), "gemma-instruct");
     }
 
     #[test]

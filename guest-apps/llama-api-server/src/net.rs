@@ -84,6 +84,11 @@ pub fn serve(config: ServerConfig) -> Result<(), ServeError> {
         }
         server.turn(Some(SystemTime::now() + LOAD_POLL))?;
     };
+    let mut config = config;
+    if let Some(note) = config.adopt_model_template(backend.model_chat_template().as_deref()) {
+        eprintln!("llama-api-server: {note}");
+    }
+    server.app.set_template(config.template);
     server.app.ready(backend);
     let embedding = config
         .embedding

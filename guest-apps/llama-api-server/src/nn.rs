@@ -19,6 +19,8 @@ use wasmedge_wasi_nn::{
 const PIECE_BUFFER: usize = 4096;
 /// Bytes reserved for the metadata output.
 const METADATA_BUFFER: usize = 4096;
+/// Bytes reserved for the model description (output 2), chat template included.
+const MODEL_DESCRIPTION_BUFFER: usize = 256 * 1024;
 /// Bytes reserved for an embedding as JSON (a 4096-dimension vector fits).
 const EMBEDDING_BUFFER: usize = 1 << 20;
 
@@ -85,6 +87,18 @@ impl NnBackend {
             slots,
             embedding,
         }))
+    }
+}
+
+impl NnBackend {
+    /// The chat model's own template (GGUF `tokenizer.chat_template`), from nnedge's output
+    /// index 2; `None` if it has none or the runtime has no index 2.
+    pub fn model_chat_template(&self) -> Option<String> {
+        let mut buffer = vec![0u8; MODEL_DESCRIPTION_BUFFER];
+        let n = self.slots.first()?.get_output(2, &mut buffer).ok()?;
+        let description: serde_json::Value =
+            serde_json::from_slice(&buffer[..n.min(buffer.len())]).ok()?;
+        description["chat_template"].as_str().map(str::to_owned)
     }
 }
 

@@ -4,9 +4,9 @@
 //! LlamaEdge's `embedding` name, which means "no chat format": the messages' texts joined by
 //! newlines (for servers whose only model is an embedding model).
 //!
-//! The host passes no GGUF metadata to the guest, so the server cannot read a model's own
-//! template (`tokenizer.chat_template`); it uses the one `--prompt-template` names, chatml by
-//! default. TODO(#4): follow the model's own template once the host exposes GGUF metadata.
+//! The server uses the template `--prompt-template` names, else the family of the model's own
+//! (GGUF `tokenizer.chat_template`, which nnedge hands guests as WASI-NN output index 2; see
+//! [`crate::config::ServerConfig::adopt_model_template`]), else chatml.
 //! No system prompt is injected: a conversation without a system message renders without one.
 
 use std::str::FromStr;

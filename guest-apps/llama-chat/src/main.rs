@@ -8,11 +8,10 @@
 //!
 //! Messages are read from stdin one per line until end of input or `/exit` (see [`chat`]).
 //!
-//! The prompt template is chosen with `--prompt-template` and defaults to `chatml`. A guest
-//! cannot read the model's own template: WASI-NN hands it no GGUF metadata, and the model file
-//! is a host path the guest cannot open. TODO(#3): if the host exposed the GGUF
-//! `tokenizer.chat_template` (for example as an extra output), the default could follow the
-//! model.
+//! The prompt template is the one `--prompt-template` names, or else the family of the
+//! model's own template (GGUF `tokenizer.chat_template`, which nnedge hands guests as output
+//! index 2), or else `chatml` with a note on stderr (a model without a template, a template
+//! of no known family, or a runtime without index 2).
 //!
 //! Exit codes: 0 the chat ended normally, 1 the model failed, 2 bad arguments.
 
@@ -35,9 +34,9 @@ use crate::history::History;
 #[command(name = "llama-chat", version, about)]
 struct Cli {
     /// Prompt template: chatml, llama-3-chat, llama-2-chat, mistral-instruct, phi-3-chat or
-    /// gemma-instruct (the model's own template cannot be read from inside the guest).
-    #[arg(short = 'p', long, default_value = "chatml")]
-    prompt_template: ChatTemplate,
+    /// gemma-instruct [default: the model's own, else chatml].
+    #[arg(short = 'p', long)]
+    prompt_template: Option<ChatTemplate>,
 
     /// System prompt that opens the conversation.
     #[arg(short = 's', long)]
@@ -64,6 +63,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let session = Session::open(&cli.model)?;
+    let template = cli
+        .prompt_template
+        .unwrap_or_else(|| template_of(session.model_chat_template().as_deref()));
     let model = ModelAnswerer {
         session,
         stream: !cli.disable_stream,
@@ -71,8 +73,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let history = History::new(cli.system_prompt);
     let interactive = std::io::stdin().is_terminal();
 
-    let mut chat = Chat::new(model, cli.prompt_template, history, interactive);
+    let mut chat = Chat::new(model, template, history, interactive);
     chat.run(std::io::stdin().lock(), &mut std::io::stdout().lock())
+}
+
+/// The template for a model whose own Jinja template is `jinja`: its family, else chatml.
+fn template_of(jinja: Option<&str>) -> ChatTemplate {
+    let Some(jinja) = jinja else {
+        eprintln!(
+            "llama-chat: the model names no chat template; using chatml (see --prompt-template)"
+        );
+        return ChatTemplate::ChatMl;
+    };
+    ChatTemplate::from_model_template(jinja).unwrap_or_else(|| {
+        eprintln!(
+            "llama-chat: the model's chat template is of no family llama-chat knows; using \
+             chatml (see --prompt-template)"
+        );
+        ChatTemplate::ChatMl
+    })
 }
 
 /// Answers prompts with the preloaded model, streamed or whole.
@@ -127,9 +146,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_to_chatml_and_streaming() {
+    fn defaults_to_the_models_template_and_streaming() {
         let cli = Cli::try_parse_from(["llama-chat"]).expect("no arguments are valid");
-        assert_eq!(cli.prompt_template, ChatTemplate::ChatMl);
+        assert_eq!(cli.prompt_template, None);
+        let llama3 = "{{ '<|start_header_id|>' + m['role'] }}";
+        assert_eq!(template_of(Some(llama3)), ChatTemplate::Llama3Chat);
+        assert_eq!(template_of(Some("{{ m }}")), ChatTemplate::ChatMl);
+        assert_eq!(template_of(None), ChatTemplate::ChatMl);
         assert!(!cli.disable_stream);
         assert_eq!(cli.system_prompt, None);
     }
@@ -153,7 +176,7 @@ mod tests {
             "1024",
         ])
         .expect("valid arguments");
-        assert_eq!(cli.prompt_template, ChatTemplate::Llama3Chat);
+        assert_eq!(cli.prompt_template, Some(ChatTemplate::Llama3Chat));
         assert_eq!(cli.system_prompt.as_deref(), Some("Be brief."));
         assert!(cli.disable_stream);
         assert_eq!(cli.model.reverse_prompt.as_deref(), Some("User:"));

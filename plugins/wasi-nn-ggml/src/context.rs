@@ -120,22 +120,41 @@ impl ExecutionContext {
         Ok(())
     }
 
-    /// The text output (index 0) or the metadata JSON (index 1).
+    /// The text output (index 0), the metadata JSON (index 1) or the model's description
+    /// (index 2, see [`ExecutionContext::model_description`]).
     pub fn output(&self, index: u32) -> Result<Vec<u8>, NnError> {
         match index {
             0 => Ok(self.output.clone()),
             1 => Ok(self.output_metadata()),
+            2 => Ok(self.model_description()),
             _ => Err(NnError::UnknownOutputIndex { index }),
         }
     }
 
-    /// The piece released by the last `compute_single` (index 0) or the metadata (index 1).
+    /// The piece released by the last `compute_single` (index 0), or indices 1 and 2 as in
+    /// [`ExecutionContext::output`].
     pub fn output_single(&self, index: u32) -> Result<Vec<u8>, NnError> {
         match index {
             0 => Ok(self.last_piece.clone()),
             1 => Ok(self.output_metadata()),
+            2 => Ok(self.model_description()),
             _ => Err(NnError::UnknownOutputIndex { index }),
         }
+    }
+
+    /// nnedge's output index 2: what a guest needs to know about the model before its first
+    /// prompt, `{"chat_template", "n_ctx_train", "n_vocab"}`, so a chat guest can follow the
+    /// model's own template (`tokenizer.chat_template` from the GGUF; `null` if it has none).
+    /// WasmEdge's plugin has no index 2 and answers it with an error.
+    fn model_description(&self) -> Vec<u8> {
+        let model = &self.model.model;
+        let template = model.meta_val_str("tokenizer.chat_template").ok();
+        let description = serde_json::json!({
+            "chat_template": template,
+            "n_ctx_train": model.n_ctx_train(),
+            "n_vocab": model.n_vocab(),
+        });
+        description.to_string().into_bytes()
     }
 
     fn output_metadata(&self) -> Vec<u8> {

@@ -5,7 +5,7 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use nnedge_wasi_nn_ggml::backend::backend;
 
-use crate::support::{default_model, Guest};
+use crate::support::{default_model, shared_model, Guest};
 
 /// A ChatML user turn without a system turn (with SmolLM2's default system prompt the model
 /// answers with Paris landmarks instead of naming the capital).
@@ -86,4 +86,29 @@ fn json_schema_constrains_the_output() {
     let value: serde_json::Value = serde_json::from_slice(&output)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output)));
     assert!(value["capital"].is_string(), "{value}");
+}
+
+#[test]
+fn output_two_describes_the_model_with_its_own_chat_template() {
+    let Some(path) = default_model() else { return };
+    let mut guest = Guest::with_model("default", &path);
+    let context = guest.context("default", CONFIG);
+    // Readable before any prompt, through both output calls.
+    let description: serde_json::Value =
+        serde_json::from_slice(&guest.output(context, 2).unwrap()).unwrap();
+    let template = description["chat_template"].as_str().unwrap();
+    assert!(template.contains("<|im_start|>"), "{template}");
+    assert_eq!(description["n_ctx_train"], 8192);
+    assert_eq!(description["n_vocab"], 49152);
+    assert_eq!(
+        guest.output_single(context, 2).unwrap(),
+        guest.output(context, 2).unwrap()
+    );
+
+    // A model without a template says so.
+    let mut guest = Guest::with_model("stories", &shared_model("stories260K.gguf"));
+    let context = guest.context("stories", CONFIG);
+    let description: serde_json::Value =
+        serde_json::from_slice(&guest.output(context, 2).unwrap()).unwrap();
+    assert!(description["chat_template"].is_null(), "{description}");
 }
