@@ -1,12 +1,14 @@
-//! The `bench` command line: `infer` and `serve`, as a clap [`BenchCommand`] and [`run`], for
-//! the `nnedge-bench` binary and for embedding as `nnedge bench`. stdout carries the Markdown
-//! report; `--out DIR` also writes it with JSON, CSV and SVG; progress and logs go to stderr.
+//! The `bench` command line: `infer`, `serve` and `droplet`, as a clap [`BenchCommand`] and
+//! [`run`], for the `nnedge-bench` binary and for embedding as `nnedge bench`. stdout carries
+//! the Markdown report; `--out DIR` also writes it with JSON, CSV and SVG; progress and logs
+//! go to stderr.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
+pub use crate::droplet::DropletArgs;
 use crate::environment;
 use crate::infer::{self, InferSettings, WasmRunner};
 use crate::report;
@@ -21,6 +23,9 @@ pub enum BenchCommand {
     /// Load an OpenAI-compatible endpoint with streaming chat requests at several
     /// concurrency levels; reports TTFT, tokens/s, latency percentiles and errors.
     Serve(ServeArgs),
+    /// For each DigitalOcean droplet size in turn: deploy a node, wait for its /health,
+    /// run `bench serve` against it, delete it; reports cost per million generated tokens.
+    Droplet(Box<DropletArgs>),
 }
 
 /// Arguments of `bench infer`.
@@ -80,6 +85,23 @@ pub struct ServeArgs {
     #[arg(long)]
     pub url: String,
 
+    /// What to send, how often, for how long.
+    #[command(flatten)]
+    pub load: LoadArgs,
+
+    /// API key sent as a bearer token.
+    #[arg(long, env = "NNEDGE_BENCH_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// Also write serve.{md,json,csv,svg} into this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// The load `bench serve` and `bench droplet` put on a server: requests, concurrency
+/// levels and limits.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
     /// The `model` field of the requests.
     #[arg(long, default_value = "default")]
     pub model: String,
@@ -104,14 +126,6 @@ pub struct ServeArgs {
     /// Give up on one request after this many seconds.
     #[arg(long, default_value_t = 120.0)]
     pub timeout: f64,
-
-    /// API key sent as a bearer token.
-    #[arg(long, env = "NNEDGE_BENCH_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
-
-    /// Also write serve.{md,json,csv,svg} into this directory.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
 }
 
 impl InferArgs {
@@ -138,8 +152,15 @@ impl InferArgs {
 impl ServeArgs {
     /// The settings these arguments ask for.
     pub fn settings(&self) -> ServeSettings {
+        self.load.settings(&self.url)
+    }
+}
+
+impl LoadArgs {
+    /// The settings of a load on the server at `url`.
+    pub fn settings(&self, url: &str) -> ServeSettings {
         ServeSettings {
-            url: self.url.clone(),
+            url: url.to_owned(),
             model: self.model.clone(),
             concurrency: self
                 .concurrency
@@ -179,6 +200,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
                 })?;
             }
         }
+        BenchCommand::Droplet(args) => crate::droplet::run_blocking(&args)?,
         BenchCommand::Serve(args) => {
             let report = serve::run(&args.settings(), args.api_key.as_deref())?;
             print!("{}", report::serve_markdown(&report));

@@ -3,10 +3,13 @@
 //!
 //! - [`infer_bars`]: Wasm vs native tokens/s, one panel per test (pp, tg), a pair of bars per
 //!   model and thread count, with ± one standard deviation as a whisker;
-//! - [`serve_lines`]: aggregate and per-stream tokens/s against concurrency.
+//! - [`serve_lines`]: aggregate and per-stream tokens/s against concurrency;
+//! - [`droplet_cost_bars`]: dollars per million generated tokens, a group of bars per droplet
+//!   size and a bar per concurrency level.
 
 use plotters::prelude::*;
 
+use crate::droplet::DropletReport;
 use crate::infer::InferReport;
 use crate::report::{pairs, tests};
 use crate::serve::ServeReport;
@@ -16,6 +19,16 @@ const SIZE: (u32, u32) = (960, 480);
 
 const WASM_COLOUR: RGBColor = RGBColor(0x4c, 0x72, 0xb0);
 const NATIVE_COLOUR: RGBColor = RGBColor(0xdd, 0x84, 0x52);
+
+/// Colours of the concurrency levels in [`droplet_cost_bars`], in turn.
+const LEVEL_COLOURS: [RGBColor; 6] = [
+    WASM_COLOUR,
+    NATIVE_COLOUR,
+    RGBColor(0x55, 0xa8, 0x68),
+    RGBColor(0xc4, 0x4e, 0x52),
+    RGBColor(0x81, 0x72, 0xb3),
+    RGBColor(0x93, 0x78, 0x60),
+];
 
 /// Why a plot could not be drawn.
 #[derive(Debug, thiserror::Error)]
@@ -184,6 +197,89 @@ pub fn serve_lines(report: &ServeReport) -> Result<String, PlotError> {
         }
         chart
             .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.8))
+            .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// Bars of dollars per million generated tokens: a group per droplet size (labelled with its
+/// slug and hourly price), a bar per concurrency level; unpriced levels have no bar.
+pub fn droplet_cost_bars(report: &DropletReport) -> Result<String, PlotError> {
+    let mut levels: Vec<usize> = report
+        .sizes
+        .iter()
+        .flat_map(|s| s.costs.iter().map(|c| c.concurrency))
+        .collect();
+    levels.sort_unstable();
+    levels.dedup();
+    let top = report
+        .sizes
+        .iter()
+        .flat_map(|s| s.costs.iter().filter_map(|c| c.cost_per_million_tokens))
+        .fold(0.0_f64, f64::max)
+        .max(1e-6)
+        * 1.35;
+    let groups = report.sizes.len().max(1);
+    let width = 0.8 / levels.len().max(1) as f64;
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("cost per million generated tokens", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..groups as f64, 0.0..top)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_desc("$ per 1M tokens")
+            .draw()
+            .map_err(plot_error)?;
+        chart
+            .draw_series(report.sizes.iter().enumerate().map(|(i, size)| {
+                let label = format!(
+                    "{} (${:.4}/h)",
+                    size.droplet.size, size.droplet.price_hourly
+                );
+                Text::new(label, (i as f64 + 0.1, top * 0.97), ("sans-serif", 13))
+            }))
+            .map_err(plot_error)?;
+
+        for (index, &concurrency) in levels.iter().enumerate() {
+            let colour = LEVEL_COLOURS[index % LEVEL_COLOURS.len()];
+            let left = |i: usize| i as f64 + 0.1 + width * index as f64;
+            let bars = report.sizes.iter().enumerate().filter_map(|(i, size)| {
+                let cost = size
+                    .costs
+                    .iter()
+                    .find(|c| c.concurrency == concurrency)?
+                    .cost_per_million_tokens?;
+                let right = left(i) + width * 0.95;
+                Some(Rectangle::new(
+                    [(left(i), 0.0), (right, cost)],
+                    colour.filled(),
+                ))
+            });
+            chart
+                .draw_series(bars)
+                .map_err(plot_error)?
+                .label(format!("concurrency {concurrency}"))
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
             .border_style(BLACK)
             .background_style(WHITE.mix(0.8))
             .draw()

@@ -12,7 +12,7 @@ use crate::machine::Machine;
 use crate::serve::ServeReport;
 use crate::stats::Summary;
 
-/// The files [`write_infer`] and [`write_serve`] produce, by extension.
+/// The files [`write_infer`], [`write_serve`] and `bench droplet` produce, by extension.
 pub const EXTENSIONS: [&str; 4] = ["md", "json", "csv", "svg"];
 
 /// Writes `infer.{md,json,csv,svg}` into `dir`; returns the paths written.
@@ -37,7 +37,11 @@ pub fn write_serve(dir: &Path, report: &ServeReport) -> anyhow::Result<Vec<PathB
     write_all(dir, "serve", &contents)
 }
 
-fn write_all(dir: &Path, stem: &str, contents: &[String; 4]) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn write_all(
+    dir: &Path,
+    stem: &str,
+    contents: &[String; 4],
+) -> anyhow::Result<Vec<PathBuf>> {
     fs_err::create_dir_all(dir)?;
     let mut paths = Vec::new();
     for (extension, text) in EXTENSIONS.iter().zip(contents) {
@@ -349,7 +353,7 @@ fn params(count: u64) -> String {
 }
 
 /// Appends one CSV row, quoting fields that need it (RFC 4180).
-fn csv_row(out: &mut String, fields: &[String]) {
+pub(crate) fn csv_row(out: &mut String, fields: &[String]) {
     let quoted: Vec<String> = fields
         .iter()
         .map(|f| {

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use nnedge_benches::droplet::report::DropletMachine;
+use nnedge_benches::droplet::{DropletReport, ReportContext, SizeResult};
 use nnedge_benches::environment::Versions;
 use nnedge_benches::infer::{
     Backend, InferReport, InferResult, InferSettings, ModelInfo, RunSample,
@@ -137,4 +139,55 @@ pub fn serve_report() -> ServeReport {
             ),
         ],
     }
+}
+
+/// `n` successful requests of `tokens` tokens each.
+fn successes(n: usize, tokens: u64) -> Vec<RequestOutcome> {
+    (0..n).map(|_| outcome(100.0, 1000.0, tokens)).collect()
+}
+
+/// A serve report at two levels: `(tokens per request, wall seconds)` for 2 and 4 requests.
+fn levels_report(url: &str, first: (u64, f64), second: (u64, f64)) -> ServeReport {
+    let mut report = serve_report();
+    report.settings.url = url.to_owned();
+    report.levels = vec![
+        LevelResult::of(1, &successes(2, first.0), first.1),
+        LevelResult::of(2, &successes(4, second.0), second.1),
+    ];
+    report
+}
+
+/// Two sizes priced like the fake's: s-1vcpu-1gb at 9 and 15 t/s, c-2 at 50 and 80 t/s.
+pub fn droplet_report() -> DropletReport {
+    let droplet = |size: &str, vcpus, memory_mib, price_hourly, droplet_id| DropletMachine {
+        size: size.into(),
+        vcpus,
+        memory_mib,
+        disk_gb: 25,
+        price_hourly,
+        price_monthly: 0.0,
+        region: "fra1".into(),
+        image: "flatcar-stable-4081.2.0 (id 1002)".into(),
+        droplet_id,
+    };
+    let context = ReportContext {
+        load_generator: machine(),
+        versions: versions(),
+        api_url: "http://127.0.0.1:40000/".into(),
+        local_stand_in: true,
+        region: "fra1".into(),
+        node: "preset nnedge, model SmolLM2-135M-Instruct.Q4_1.gguf, ctx 2048, port 8080".into(),
+        model_file: Some("SmolLM2-135M-Instruct.Q4_1.gguf".into()),
+    };
+    let sizes = vec![
+        SizeResult::new(
+            droplet("s-1vcpu-1gb", 1, 1024, 0.00893, 1003),
+            levels_report("http://127.0.0.1:8080/", (45, 10.0), (45, 12.0)),
+        ),
+        SizeResult::new(
+            droplet("c-2", 2, 4096, 0.0625, 1005),
+            levels_report("http://127.0.0.1:8080/", (100, 4.0), (100, 5.0)),
+        ),
+    ];
+    DropletReport::new(context, sizes)
 }

@@ -2,7 +2,7 @@
 
 use nnedge_benches::plot;
 
-use crate::fixtures::{infer_report, serve_report};
+use crate::fixtures::{droplet_report, infer_report, serve_report};
 
 fn assert_svg(svg: &str) {
     assert!(svg.starts_with("<svg"), "not an SVG document");
@@ -49,4 +49,31 @@ fn serve_lines_plot_tokens_per_second_against_concurrency() {
         assert!(svg.contains(text), "the plot lacks `{text}`");
     }
     assert!(svg.contains("<polyline"), "no line drawn");
+}
+
+#[test]
+fn droplet_cost_bars_show_a_bar_per_size_and_level() {
+    let svg = plot::droplet_cost_bars(&droplet_report()).expect("plot drawn");
+    assert_svg(&svg);
+    for text in [
+        "cost per million generated tokens",
+        "$ per 1M tokens",
+        "s-1vcpu-1gb ($0.0089/h)",
+        "c-2 ($0.0625/h)",
+        "concurrency 1",
+        "concurrency 2",
+    ] {
+        assert!(svg.contains(text), "the plot lacks `{text}`");
+    }
+    // Two sizes with two levels each, plus one legend mark per level.
+    assert_eq!(
+        svg.matches("fill=\"#4C72B0\"").count(),
+        2 + 1,
+        "concurrency 1"
+    );
+    assert_eq!(
+        svg.matches("fill=\"#DD8452\"").count(),
+        2 + 1,
+        "concurrency 2"
+    );
 }

@@ -44,6 +44,39 @@ pub struct Droplet {
     /// Creation time (ISO 8601).
     #[serde(default)]
     pub created_at: Option<String>,
+    /// The image it was created from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<DropletImage>,
+}
+
+/// The image part of a droplet (the fields a report names it by).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DropletImage {
+    /// Image id.
+    #[serde(default)]
+    pub id: Option<u64>,
+    /// Display name (`flatcar-stable-4081.2.0`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Public slug, for public images.
+    #[serde(default)]
+    pub slug: Option<String>,
+    /// Distribution (`CoreOS`, `Ubuntu`, ...).
+    #[serde(default)]
+    pub distribution: Option<String>,
+}
+
+impl DropletImage {
+    /// `name (id N)`, or whichever part is known.
+    pub fn describe(&self) -> String {
+        let name = self.name.clone().or_else(|| self.slug.clone());
+        match (name, self.id) {
+            (Some(name), Some(id)) => format!("{name} (id {id})"),
+            (Some(name), None) => name,
+            (None, Some(id)) => format!("id {id}"),
+            (None, None) => "unknown".to_owned(),
+        }
+    }
 }
 
 /// The region part of a droplet or load balancer.
@@ -277,6 +310,27 @@ mod tests {
                 limit: 65536
             }
         ));
+    }
+
+    #[test]
+    fn a_droplet_names_its_image_as_far_as_known() {
+        let image = |id, name: Option<&str>| DropletImage {
+            id,
+            name: name.map(str::to_owned),
+            ..DropletImage::default()
+        };
+        assert_eq!(
+            image(Some(7), Some("flatcar-stable")).describe(),
+            "flatcar-stable (id 7)"
+        );
+        assert_eq!(image(Some(7), None).describe(), "id 7");
+        assert_eq!(image(None, None).describe(), "unknown");
+        let droplet: Droplet = serde_json::from_value(serde_json::json!({
+            "id": 1, "name": "n", "status": "new", "region": { "slug": "fra1" },
+            "image": {},
+        }))
+        .expect("a droplet whose image has no fields");
+        assert_eq!(droplet.image, Some(DropletImage::default()));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! catches a create whose response was lost) and deletes it: the load balancer first, then
 //! the droplets by tag. The pre-flight check made sure the tag was unused, so deleting by
 //! tag touches only this run's droplets. With `--keep-on-failure`, or when the user pressed
-//! Ctrl-C, nothing is deleted and the error lists what exists and how to delete it.
+//! Ctrl-C (unless [`NodeOptions::delete_on_interrupt`] is set), nothing is deleted and the
+//! error lists what exists and how to delete it.
 
 use tracing::{info, warn};
 
@@ -63,7 +64,7 @@ pub(crate) async fn after_failure(
     let destroy = format!("nnedge deploy destroy --tag {tag}");
 
     let interrupted = stopped_by(|e| matches!(e, DoError::Interrupted { .. }));
-    if interrupted || options.keep_on_failure {
+    if (interrupted && !options.delete_on_interrupt) || options.keep_on_failure {
         let why = if interrupted {
             "interrupted"
         } else {
@@ -74,14 +75,15 @@ pub(crate) async fn after_failure(
         ));
     }
 
-    warn!(%tag, "deploy failed; deleting what it created");
+    let what = if interrupted { "interrupted" } else { "failed" };
+    warn!(%tag, "deploy {what}; deleting what it created");
     let problems = delete_all(session, created).await;
     if problems.is_empty() {
         info!(%tag, "clean-up done");
-        error.context(format!("deploy failed; cleaned up: deleted {inventory}"))
+        error.context(format!("deploy {what}; cleaned up: deleted {inventory}"))
     } else {
         error.context(format!(
-            "deploy failed and clean-up failed too ({}); still existing: {inventory}; \
+            "deploy {what} and clean-up failed too ({}); still existing: {inventory}; \
              delete with `{destroy}`",
             problems.join("; ")
         ))

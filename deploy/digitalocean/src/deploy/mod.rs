@@ -20,7 +20,7 @@ use nnedge_ignition::node::NodeArgs;
 
 pub use destroy::destroy;
 pub use error::DeployError;
-pub use node::{node, Deployment};
+pub use node::{node, provision, BalancerEndpoint, Deployment, NodeEndpoint};
 
 /// Most droplets one create request makes.
 ///
@@ -79,6 +79,11 @@ pub struct NodeOptions {
     /// On failure, leave what was created and print how to delete it.
     #[arg(long)]
     pub keep_on_failure: bool,
+    /// Delete what was created also after Ctrl-C. `deploy node` leaves it and says how to
+    /// delete it (the user may want to look); `nnedge bench droplet` sets this, since a
+    /// benchmark's droplet is never wanted afterwards. Not a flag.
+    #[arg(skip)]
+    pub delete_on_interrupt: bool,
     /// Port of the `/health` probe (default: the server's --port).
     #[arg(long)]
     pub health_port: Option<u16>,

@@ -57,18 +57,25 @@ struct Plan {
     user_data: String,
 }
 
-/// Runs `deploy node`.
+/// Runs `deploy node`: [`provision`], then print where the nodes answer.
 pub async fn node(session: &Session, options: &NodeOptions) -> anyhow::Result<()> {
+    let deployment = provision(session, options).await?;
+    print(session, &deployment)
+}
+
+/// Checks, creates the droplets (and load balancer), waits until every node answers
+/// `/health`, and returns where they answer, printing nothing. On failure, what was
+/// created is deleted (or reported) as [`NodeOptions`] asks; on success the caller owns
+/// the droplets (`nnedge bench droplet` deletes them after measuring).
+pub async fn provision(session: &Session, options: &NodeOptions) -> anyhow::Result<Deployment> {
     let plan = plan(options)?;
     let request = preflight(session, options, &plan).await?;
 
     let mut created = Created::new(&plan.tag);
-    let outcome = provision(session, options, &request, &mut created).await;
-    let deployment = match outcome {
-        Ok(deployment) => deployment,
-        Err(error) => return Err(after_failure(session, options, &created, error).await),
-    };
-    print(session, &deployment)
+    match create_and_wait(session, options, &request, &mut created).await {
+        Ok(deployment) => Ok(deployment),
+        Err(error) => Err(after_failure(session, options, &created, error).await),
+    }
 }
 
 /// Local checks, before any call: names, tag, user data.
@@ -203,7 +210,7 @@ async fn resolve_image(session: &Session, options: &NodeOptions) -> anyhow::Resu
 }
 
 /// The steps that create things; `created` records them for clean-up.
-async fn provision(
+async fn create_and_wait(
     session: &Session,
     options: &NodeOptions,
     request: &DropletCreate,

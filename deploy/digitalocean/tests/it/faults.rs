@@ -34,7 +34,7 @@ async fn too_many_requests_is_retried_after_retry_after() {
             .await
             .ok(),
     );
-    assert_eq!(sizes.as_array().unwrap().len(), 7);
+    assert_eq!(sizes.as_array().unwrap().len(), 8);
     assert!(
         started.elapsed() >= Duration::from_millis(2 * 3 * 20),
         "{:?}",

@@ -65,7 +65,7 @@ async fn lists_follow_pagination_links() {
             .ok(),
     );
 
-    assert_eq!(sizes.as_array().unwrap().len(), 7);
+    assert_eq!(sizes.as_array().unwrap().len(), 8);
     let gets: Vec<_> = fake
         .requests()
         .into_iter()
