@@ -235,7 +235,8 @@ pub fn serve_markdown(report: &ServeReport) -> String {
     );
     out.push_str(
         "| concurrency | requests | errors | TTFT p50 / p95 / p99 (ms) | latency p50 / p95 / p99 (ms) \
-         | t/s per stream | aggregate t/s |\n|---|---|---|---|---|---|---|\n",
+         | overhead p50 / p99 (ms) | t/s per stream | aggregate t/s |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
     for level in &report.levels {
         let triple = |p: Option<crate::serve::Percentiles>| {
@@ -244,14 +245,18 @@ pub fn serve_markdown(report: &ServeReport) -> String {
                 |p| format!("{:.0} / {:.0} / {:.0}", p.p50, p.p95, p.p99),
             )
         };
+        let pair = level
+            .overhead_ms
+            .map_or_else(|| "-".into(), |p| format!("{:.1} / {:.1}", p.p50, p.p99));
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {:.2} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} |",
             level.concurrency,
             level.requests,
             level.errors,
             triple(level.ttft_ms),
             triple(level.latency_ms),
+            pair,
             level.stream_tps.map_or_else(
                 || "-".into(),
                 |s| format!("{:.2} ± {:.2}", s.mean, s.stddev)
@@ -278,7 +283,8 @@ pub fn serve_markdown(report: &ServeReport) -> String {
 pub fn serve_csv(report: &ServeReport) -> String {
     let mut out = String::from(
         "concurrency,requests,errors,completion_tokens,wall_s,ttft_p50_ms,ttft_p95_ms,\
-         ttft_p99_ms,latency_p50_ms,latency_p95_ms,latency_p99_ms,stream_tps_mean,\
+         ttft_p99_ms,latency_p50_ms,latency_p95_ms,latency_p99_ms,overhead_p50_ms,\
+         overhead_p99_ms,stream_tps_mean,\
          aggregate_tps,model,url,cpu,nnedge\n",
     );
     for level in &report.levels {
@@ -298,6 +304,8 @@ pub fn serve_csv(report: &ServeReport) -> String {
             pick(level.latency_ms, |p| p.p50),
             pick(level.latency_ms, |p| p.p95),
             pick(level.latency_ms, |p| p.p99),
+            pick(level.overhead_ms, |p| p.p50),
+            pick(level.overhead_ms, |p| p.p99),
             level
                 .stream_tps
                 .map_or_else(String::new, |s| format!("{:.3}", s.mean)),

@@ -8,7 +8,11 @@
 //! - time to first token (TTFT): from sending to the first chunk carrying text;
 //! - latency: from sending to the end of the stream;
 //! - completion tokens: the server's `usage.completion_tokens`, else the text chunks counted;
-//! - per-stream decode rate: (tokens − 1) / (last text chunk − first text chunk).
+//! - per-stream decode rate: (tokens − 1) / (last text chunk − first text chunk);
+//! - overhead beyond compute, when the server reports `timings` (llama-server, nnedge): the
+//!   latency minus the server's `prompt_ms + predicted_ms`, i.e. what HTTP, queueing and the
+//!   server's event loop add to the request. Under concurrency it also holds the time the
+//!   server spent on other streams between this one's steps.
 //!
 //! A level's aggregate rate is all completion tokens over the level's wall time.
 
@@ -74,6 +78,16 @@ pub struct RequestOutcome {
     pub completion_tokens: u64,
     /// Time from the first to the last text chunk.
     pub decode_ms: Option<f64>,
+    /// The server's own compute time for the request (`timings`), when it reports one.
+    pub server_compute_ms: Option<f64>,
+}
+
+impl RequestOutcome {
+    /// Latency beyond the server's reported compute time.
+    pub fn overhead_ms(&self) -> Option<f64> {
+        self.server_compute_ms
+            .map(|compute| (self.latency_ms - compute).max(0.0))
+    }
 }
 
 /// p50, p95, p99 and mean of a set of samples.
@@ -137,6 +151,8 @@ pub struct LevelResult {
     pub ttft_ms: Option<Percentiles>,
     /// Request latency.
     pub latency_ms: Option<Percentiles>,
+    /// Latency beyond the server's reported compute time (servers that report `timings`).
+    pub overhead_ms: Option<Percentiles>,
     /// Decode tokens/s per stream.
     pub stream_tps: Option<Summary>,
     /// Completion tokens/s over all streams.
@@ -149,6 +165,7 @@ impl LevelResult {
         let ok: Vec<&RequestOutcome> = outcomes.iter().filter(|o| o.error.is_none()).collect();
         let ttft: Vec<f64> = ok.iter().filter_map(|o| o.ttft_ms).collect();
         let latency: Vec<f64> = ok.iter().map(|o| o.latency_ms).collect();
+        let overhead: Vec<f64> = ok.iter().filter_map(|o| o.overhead_ms()).collect();
         let stream_tps: Vec<f64> = ok
             .iter()
             .filter_map(|o| {
@@ -172,6 +189,7 @@ impl LevelResult {
             completion_tokens,
             ttft_ms: Percentiles::of(&ttft),
             latency_ms: Percentiles::of(&latency),
+            overhead_ms: Percentiles::of(&overhead),
             stream_tps: Summary::of(&stream_tps),
             aggregate_tps: if wall_seconds > 0.0 {
                 completion_tokens as f64 / wall_seconds
@@ -265,6 +283,7 @@ pub fn request(
     let start = Instant::now();
     let mut parser = sse::EventParser::default();
     let (mut first, mut last, mut chunks, mut usage) = (None, None, 0u64, None);
+    let mut server_compute_ms = None;
     let mut stream_error = None;
     let mut done = false;
     let result = http::post_streaming(
@@ -280,7 +299,9 @@ pub fn request(
                     sse::Chunk::Delta {
                         text_bytes,
                         completion_tokens,
+                        compute_ms,
                     } => {
+                        server_compute_ms = compute_ms.or(server_compute_ms);
                         if text_bytes > 0 {
                             let now = start.elapsed();
                             first.get_or_insert(now);
@@ -309,6 +330,7 @@ pub fn request(
         decode_ms: first
             .zip(last)
             .map(|(first, last)| (last - first).as_secs_f64() * 1000.0),
+        server_compute_ms,
     }
 }
 
@@ -323,6 +345,7 @@ mod tests {
             latency_ms: latency,
             completion_tokens: tokens,
             decode_ms: Some(decode),
+            server_compute_ms: Some(latency - 2.0),
         }
     }
 
@@ -334,6 +357,7 @@ mod tests {
             latency_ms: 1.0,
             completion_tokens: 0,
             decode_ms: None,
+            server_compute_ms: None,
         };
         let outcomes = [
             ok(100.0, 1100.0, 11, 1000.0),
@@ -348,5 +372,6 @@ mod tests {
         assert_eq!(level.aggregate_tps, 8.0);
         assert_eq!(level.ttft_ms.map(|p| p.p50), Some(200.0));
         assert_eq!(level.stream_tps.map(|s| s.mean), Some(10.0));
+        assert_eq!(level.overhead_ms.map(|p| (p.p50, p.p99)), Some((2.0, 2.0)));
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! [`EventParser`] takes bytes as they arrive (any split, `\n` or `\r\n` line ends) and yields
 //! each event's data; [`interpret`] reads what a load generator needs from a chunk: whether
-//! it carries generated text, and the usage's completion tokens when the server sends them.
+//! it carries generated text, the usage's completion tokens and llama.cpp-style `timings`
+//! when the server sends them.
 
 /// Splits a byte stream into the `data` fields of its events.
 #[derive(Debug, Default)]
@@ -47,6 +48,9 @@ pub enum Chunk {
         text_bytes: usize,
         /// `usage.completion_tokens`, when present.
         completion_tokens: Option<u64>,
+        /// `timings.prompt_ms + timings.predicted_ms` (llama-server, nnedge), when present:
+        /// the server's own account of its compute time for the request.
+        compute_ms: Option<f64>,
     },
     /// An error object the server sent inside the stream.
     Error(String),
@@ -74,9 +78,15 @@ pub fn interpret(data: &str) -> Chunk {
             text("content") + text("reasoning_content")
         })
         .sum();
+    let timings = &value["timings"];
+    let compute_ms = timings["prompt_ms"]
+        .as_f64()
+        .zip(timings["predicted_ms"].as_f64())
+        .map(|(prompt, predicted)| prompt + predicted);
     Chunk::Delta {
         text_bytes,
         completion_tokens: value["usage"]["completion_tokens"].as_u64(),
+        compute_ms,
     }
 }
 
@@ -110,15 +120,18 @@ mod tests {
             interpret(delta),
             Chunk::Delta {
                 text_bytes: 5,
-                completion_tokens: None
+                completion_tokens: None,
+                compute_ms: None,
             }
         );
-        let usage = r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":12}}"#;
+        let usage = r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":12},
+            "timings":{"prompt_n":9,"prompt_ms":12.5,"predicted_n":12,"predicted_ms":80.25}}"#;
         assert_eq!(
             interpret(usage),
             Chunk::Delta {
                 text_bytes: 0,
-                completion_tokens: Some(12)
+                completion_tokens: Some(12),
+                compute_ms: Some(92.75),
             }
         );
         assert_eq!(interpret(" [DONE]"), Chunk::Done);

@@ -97,6 +97,7 @@ fn outcome(ttft: f64, latency: f64, tokens: u64) -> RequestOutcome {
         latency_ms: latency,
         completion_tokens: tokens,
         decode_ms: Some(latency - ttft),
+        server_compute_ms: Some(latency - 1.5),
     }
 }
 
@@ -107,6 +108,7 @@ pub fn serve_report() -> ServeReport {
         latency_ms: 2.0,
         completion_tokens: 0,
         decode_ms: None,
+        server_compute_ms: None,
     };
     ServeReport {
         machine: machine(),
