@@ -26,6 +26,60 @@ pub enum BenchCommand {
     /// For each DigitalOcean droplet size in turn: deploy a node, wait for its /health,
     /// run `bench serve` against it, delete it; reports cost per million generated tokens.
     Droplet(Box<DropletArgs>),
+    /// Aggregate generation tokens/s when N sequences decode together natively: the ceiling
+    /// of the API server's continuous batching on this machine.
+    Batched(BatchedArgs),
+}
+
+/// Arguments of `bench batched`.
+#[derive(Debug, Args)]
+pub struct BatchedArgs {
+    /// GGUF model file [default: the cache's SmolLM2 Q4_1].
+    #[arg(short, long)]
+    pub model: Option<PathBuf>,
+
+    /// Sequence counts to measure (comma-separated).
+    #[arg(short, long, value_delimiter = ',', default_value = "1,2,4,8",
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub sequences: Vec<u32>,
+
+    /// Decode threads.
+    #[arg(short, long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: u32,
+
+    /// Rounds timed (tokens per sequence).
+    #[arg(short = 'n', long, default_value_t = 128,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub tg: u32,
+
+    /// Context window per sequence.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(64..))]
+    pub ctx_size: u32,
+
+    /// Repetitions per sequence count (interleaved).
+    #[arg(short, long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub reps: u64,
+
+    /// Also write batched.{md,json} into this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl BatchedArgs {
+    /// The settings these arguments ask for, defaults filled in.
+    pub fn settings(&self) -> crate::batched::BatchedSettings {
+        crate::batched::BatchedSettings {
+            model: self
+                .model
+                .clone()
+                .unwrap_or_else(environment::default_model),
+            sequences: self.sequences.clone(),
+            threads: self.threads,
+            tg: self.tg,
+            ctx_size: self.ctx_size,
+            reps: usize::try_from(self.reps).unwrap_or(usize::MAX),
+        }
+    }
 }
 
 /// Arguments of `bench infer`.
@@ -201,6 +255,15 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
             }
         }
         BenchCommand::Droplet(args) => crate::droplet::run_blocking(&args)?,
+        BenchCommand::Batched(args) => {
+            let report = crate::batched::run(&args.settings()).context("bench batched failed")?;
+            print!("{}", crate::batched::markdown(&report));
+            if let Some(dir) = &args.out {
+                crate::batched::write(dir, &report).with_context(|| {
+                    format!("failed to write the report to `{}`", dir.display())
+                })?;
+            }
+        }
         BenchCommand::Serve(args) => {
             let report = serve::run(&args.settings(), args.api_key.as_deref())?;
             print!("{}", report::serve_markdown(&report));

@@ -179,7 +179,8 @@ fn generation(
     Ok((produced, elapsed_ms(start)))
 }
 
-fn native<E: std::fmt::Display>(action: &'static str) -> impl Fn(E) -> InferError {
+/// Turns a llama-cpp-2 error into an [`InferError`] saying what was being done.
+pub(crate) fn native<E: std::fmt::Display>(action: &'static str) -> impl Fn(E) -> InferError {
     move |error| InferError::Native {
         action,
         reason: error.to_string(),

@@ -3,6 +3,7 @@
 //! `bench droplet` against the fake DigitalOcean API with local stand-ins for the droplets.
 //! The figures themselves are benchmark output; these tests check the harness.
 
+mod batched;
 mod droplet;
 mod fixtures;
 mod infer;
