@@ -91,7 +91,9 @@ pub struct BakeArgs {
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
 
-    /// nnedge preset: the nnedge binary (`nnedge sysext` defaults it to itself).
+    /// nnedge preset: the nnedge binary; libraries it needs that the sysroot lacks, and
+    /// ggml's CPU backend modules, are bundled from its folder (`nnedge sysext` defaults it to
+    /// the portable build, which runs on any x86-64 CPU).
     #[arg(long, requires = "preset")]
     pub binary: Option<PathBuf>,
 

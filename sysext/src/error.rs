@@ -169,12 +169,42 @@ pub enum SysextError {
     },
 
     /// Running `patchelf` failed.
-    #[error("`patchelf --remove-rpath {path}` failed ({reason}); install Debian's patchelf")]
+    #[error("`patchelf {args} {path}` failed ({reason}); install Debian's patchelf")]
     Patchelf {
-        /// The binary copy being patched.
+        /// The file being read or patched (a copy of it, when patched).
         path: PathBuf,
+        /// patchelf's options.
+        args: String,
         /// The spawn error or the exit status and stderr.
         reason: String,
+    },
+
+    /// The nnedge preset's binary needs a library that is neither in the sysroot nor beside
+    /// it.
+    #[error(
+        "`{binary}` needs `{library}`, which is in none of {}: bake the binary from a \
+         complete build (`cargo xtask build --portable` collects the portable one with its \
+         libraries)",
+        display_paths(.searched)
+    )]
+    MissingLibrary {
+        /// The binary being bundled.
+        binary: PathBuf,
+        /// The missing library's file name (a DT_NEEDED entry).
+        library: String,
+        /// The folders looked in: the sysroot's library folder, the binary's folder.
+        searched: Vec<PathBuf>,
+    },
+
+    /// The nnedge preset's binary uses ggml's loadable backends, but no CPU backend module
+    /// sits beside it: it would find no kernels.
+    #[error(
+        "no ggml CPU backend modules (libggml-cpu-*.so) in `{dir}`, beside the binary: bake \
+         the portable build's folder as `cargo xtask build --portable` collects it"
+    )]
+    NoCpuBackendModules {
+        /// The binary's folder.
+        dir: PathBuf,
     },
 
     /// A sysupdate source URL that would break the transfer file.
@@ -190,6 +220,12 @@ pub enum SysextError {
         /// The inspected file.
         path: PathBuf,
     },
+}
+
+/// `a`, `b` and `c` as one line.
+fn display_paths(paths: &[PathBuf]) -> String {
+    let paths: Vec<String> = paths.iter().map(|p| format!("`{}`", p.display())).collect();
+    paths.join(", ")
 }
 
 /// Shorthand for results of this crate.

@@ -9,7 +9,11 @@
 //!   it names an absolute path, so an unpacked copy runs from anywhere.
 //! - `lib/nnedge/nnedge`: the binary with RPATH/RUNPATH removed (`patchelf
 //!   --remove-rpath` on a copy): a DT_RPATH would beat `--library-path` and load the
-//!   development machine's libraries.
+//!   development machine's libraries. A binary that needs libraries the sysroot lacks (the
+//!   portable build's `libllama.so`, `libggml*.so`) gets them from its own folder, bundled
+//!   beside it, and its RPATH becomes `$ORIGIN`, which only reaches inside the image.
+//! - `lib/nnedge/libggml-cpu-*.so`: with such a binary, ggml's CPU backend modules from the
+//!   same folder, one per x86-64 micro-architecture; nnedge loads them from its own folder.
 //! - `lib/nnedge/sysroot/`: the runtime sysroot, symlinks kept; absolute symlinks are
 //!   rewritten relative to the sysroot so they cannot reach the host's libraries.
 //! - `lib/nnedge/guests/*.wasm`: the bundled guests.
@@ -19,6 +23,7 @@
 //!   `systemctl enable` cannot write into a read-only `/usr`); the image then also says
 //!   `EXTENSION_RELOAD_MANAGER=1` so a merge at run time picks the unit up.
 
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -73,12 +78,20 @@ impl NnedgePreset {
         let mut tree = Tree::new();
         let launcher = render_launcher(self.architecture);
         tree.insert_file("usr/bin/nnedge", bytes(&launcher), true)?;
-        tree.insert_file(
-            format!("{LIB_DIR}/nnedge"),
-            bytes(&remove_rpath(&self.binary)?),
-            true,
-        )?;
         self.add_sysroot(&mut tree)?;
+
+        let libraries = self.bundled_libraries()?;
+        let rpath = if libraries.is_empty() {
+            RpathChange::Remove
+        } else {
+            RpathChange::Origin
+        };
+        let binary = patch_rpath(&self.binary, rpath)?;
+        tree.insert_file(format!("{LIB_DIR}/nnedge"), bytes(&binary), true)?;
+        for (name, path) in libraries {
+            let inner = Path::new(LIB_DIR).join(name);
+            tree.insert_file(inner, FileSource::Path(path), false)?;
+        }
         self.add_guests(&mut tree)?;
 
         tree.insert_file(SERVICE_PATH, bytes(SERVICE_UNIT.as_bytes()), false)?;
@@ -86,6 +99,33 @@ impl NnedgePreset {
             tree.insert_file(SERVICE_ENABLE_PATH, bytes(SERVICE_ENABLE.as_bytes()), false)?;
         }
         Ok(tree)
+    }
+
+    /// What the image must carry beside the binary, by file name: every library it needs
+    /// (directly or through another bundled one) that the sysroot lacks, and, when that
+    /// includes ggml, its CPU backend modules. All come from the binary's own folder.
+    fn bundled_libraries(&self) -> Result<BTreeMap<String, PathBuf>> {
+        let binary = fs::canonicalize(&self.binary)?;
+        let search = LibrarySearch {
+            folder: binary.parent().unwrap_or(Path::new("/")).to_owned(),
+            sysroot_libs: self
+                .sysroot
+                .join("usr/lib")
+                .join(self.architecture.multiarch()),
+            binary: binary.clone(),
+        };
+        let mut bundled = BTreeMap::new();
+        search.add_needs(&binary, &mut bundled)?;
+
+        // ggml built with loadable backends finds no CPU kernels without its modules.
+        if bundled.keys().any(|name| name.starts_with("libggml")) {
+            for (name, path) in search.cpu_modules()? {
+                search.add_needs(&path, &mut bundled)?;
+                bundled.insert(name, path);
+            }
+        }
+        debug!(libraries = ?bundled.keys().collect::<Vec<_>>(), "bundled beside the binary");
+        Ok(bundled)
     }
 
     fn add_sysroot(&self, tree: &mut Tree) -> Result<()> {
@@ -187,25 +227,106 @@ fn bytes(data: impl AsRef<[u8]>) -> FileSource {
     FileSource::Bytes(Arc::from(data.as_ref()))
 }
 
-/// The binary's bytes with RPATH and RUNPATH removed, via `patchelf` on a copy.
-fn remove_rpath(binary: &Path) -> Result<Vec<u8>> {
+/// The file name prefix of ggml's CPU backend modules (`libggml-cpu-haswell.so`, ...).
+const CPU_MODULE_PREFIX: &str = "libggml-cpu-";
+
+/// Where the preset looks for the libraries a binary needs.
+#[derive(Debug)]
+struct LibrarySearch {
+    /// The binary, for errors.
+    binary: PathBuf,
+    /// The sysroot's library folder: what is there needs no bundling.
+    sysroot_libs: PathBuf,
+    /// The binary's own folder, where the rest must be.
+    folder: PathBuf,
+}
+
+impl LibrarySearch {
+    /// Adds to `bundled` what `elf` needs from the binary's folder, transitively.
+    fn add_needs(&self, elf: &Path, bundled: &mut BTreeMap<String, PathBuf>) -> Result<()> {
+        let mut pending = needed_libraries(elf)?;
+        while let Some(name) = pending.pop() {
+            if bundled.contains_key(&name) || self.sysroot_libs.join(&name).exists() {
+                continue;
+            }
+            let path = self.folder.join(&name);
+            if !path.is_file() {
+                return Err(SysextError::MissingLibrary {
+                    binary: self.binary.clone(),
+                    library: name,
+                    searched: vec![self.sysroot_libs.clone(), self.folder.clone()],
+                });
+            }
+            pending.extend(needed_libraries(&path)?);
+            bundled.insert(name, path);
+        }
+        Ok(())
+    }
+
+    /// ggml's CPU backend modules in the binary's folder; at least one.
+    fn cpu_modules(&self) -> Result<Vec<(String, PathBuf)>> {
+        let mut modules = Vec::new();
+        for entry in fs::read_dir(&self.folder)? {
+            let (name, path) = entry.map(|e| (e.file_name(), e.path()))?;
+            let name = name.to_string_lossy().into_owned();
+            if name.starts_with(CPU_MODULE_PREFIX) && path.is_file() {
+                modules.push((name, path));
+            }
+        }
+        if modules.is_empty() {
+            let dir = self.folder.clone();
+            return Err(SysextError::NoCpuBackendModules { dir });
+        }
+        modules.sort();
+        Ok(modules)
+    }
+}
+
+/// What becomes of the binary's RPATH in the image.
+#[derive(Debug, Clone, Copy)]
+enum RpathChange {
+    /// None at all: everything comes from the launcher's `--library-path`.
+    Remove,
+    /// `$ORIGIN` only, as a DT_RPATH (it also serves the bundled libraries' own needs).
+    Origin,
+}
+
+/// The binary's bytes with its RPATH changed, via `patchelf` on a copy.
+fn patch_rpath(binary: &Path, change: RpathChange) -> Result<Vec<u8>> {
     let scratch = tempfile::tempdir()?;
     let copy = scratch.path().join("nnedge");
     fs::copy(binary, &copy)?;
+    let args: &[&str] = match change {
+        RpathChange::Remove => &["--remove-rpath"],
+        RpathChange::Origin => &["--force-rpath", "--set-rpath", "$ORIGIN"],
+    };
+    patchelf(binary, args, &copy)?;
+    Ok(fs::read(&copy)?)
+}
+
+/// The DT_NEEDED entries of an ELF file.
+fn needed_libraries(elf: &Path) -> Result<Vec<String>> {
+    let listing = patchelf(elf, &["--print-needed"], elf)?;
+    Ok(listing.lines().map(str::to_owned).collect())
+}
+
+/// Runs `patchelf ARGS FILE`; `path` is the file errors name. Returns stdout.
+fn patchelf(path: &Path, args: &[&str], file: &Path) -> Result<String> {
     let failed = |reason: String| SysextError::Patchelf {
-        path: binary.to_owned(),
+        path: path.to_owned(),
+        args: args.join(" "),
         reason,
     };
     let output = Command::new("patchelf")
-        .arg("--remove-rpath")
-        .arg(&copy)
+        .args(args)
+        .arg(file)
         .output()
         .map_err(|err| failed(err.to_string()))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
         return Err(failed(format!("{}: {stderr}", output.status)));
     }
-    Ok(fs::read(&copy)?)
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// The relative form of absolute `target` for a symlink at `link`, both inside one root.

@@ -178,7 +178,7 @@ fn cli_bakes_the_preset_and_inspects_the_image() {
 /// `program`, from `LD_DEBUG=libs` output: the launcher is a bash script (run on the host's
 /// bash, readlink and dirname, which load the host's libc) that execs the bundled loader in
 /// the same process, so only that process's lines after bash's own start count.
-fn libraries_loaded_by<'a>(program: &str, ld_debug: &'a str) -> Vec<&'a str> {
+pub(crate) fn libraries_loaded_by<'a>(program: &str, ld_debug: &'a str) -> Vec<&'a str> {
     let lines: Vec<(&str, &str)> = ld_debug
         .lines()
         .filter_map(|line| line.trim_start().split_once(':'))

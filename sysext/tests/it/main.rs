@@ -4,6 +4,7 @@
 mod bake;
 mod cli;
 mod inspect;
+mod libraries;
 mod preset;
 mod refusals;
 mod support;

@@ -17,7 +17,7 @@ const HOST_LIBS: &str = "/lib/x86_64-linux-gnu";
 
 /// A sysroot holding the host's loader and libc, a `usr/lib/lib` compatibility link, an
 /// absolute link to be made relative; `None` when the host has no such files.
-fn stand_in_sysroot(dir: &Path) -> Option<PathBuf> {
+pub fn stand_in_sysroot(dir: &Path) -> Option<PathBuf> {
     let sysroot = dir.join("sysroot");
     let libs = sysroot.join("usr/lib/x86_64-linux-gnu");
     std::fs::create_dir_all(&libs).expect("mkdir");
