@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use nnedge_wasi_nn_ggml::ModelPreload;
 
 use crate::wasi_options::{DirMapping, EnvVar};
@@ -17,6 +17,15 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Parses the command line; `version` is what `--version` prints after the name (it names
+/// the CPU kernels chosen at run time, see `cpu_backend`).
+pub fn parse(version: String) -> Cli {
+    // clap keeps the text for the whole run; this runs once per process.
+    let version: &'static str = Box::leak(version.into_boxed_str());
+    let matches = Cli::command().version(version).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@
 mod aot;
 mod cache_dir;
 mod cli;
+mod cpu_backend;
 mod gguf;
 mod guest_log;
 mod guest_memory;
@@ -22,13 +23,20 @@ mod wasi_options;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use crate::cli::{Cli, Command, ModelCommand};
+use crate::cli::{Command, ModelCommand};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // First, so that `--version` can name the CPU kernels the portable flavour picked.
+    let cpu_backend = cpu_backend::load();
+    let cli = cli::parse(cpu_backend::version_text(&cpu_backend));
     logging::init(cli.verbose);
+    match &cpu_backend {
+        Ok(cpu_backend) => cpu_backend.log(),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    }
     match execute(cli.command) {
         Ok(code) => code,
         Err(err) => {
@@ -93,8 +101,9 @@ fn exit_code(guest_code: u32) -> ExitCode {
     ExitCode::from(byte)
 }
 
-/// Fills in the nnedge preset's inputs from this very installation: the running binary, the
-/// runtime sysroot it was linked against, and the folder its bundled guests come from.
+/// Fills in the nnedge preset's inputs from this very installation: the portable build (see
+/// [`cpu_backend::shipped_binary`]), the runtime sysroot this binary was linked against, and
+/// the folder its bundled guests come from.
 fn sysext_defaults(
     mut command: nnedge_sysext::cli::SysextCommand,
 ) -> anyhow::Result<nnedge_sysext::cli::SysextCommand> {
@@ -106,7 +115,7 @@ fn sysext_defaults(
         return Ok(command);
     }
     if args.binary.is_none() {
-        args.binary = Some(std::env::current_exe()?);
+        args.binary = Some(cpu_backend::shipped_binary(&cache_dir::cache_root()?)?);
     }
     if args.sysroot.is_none() {
         // <sysroot>/usr/lib/x86_64-linux-gnu, recorded by build.rs.

@@ -7,8 +7,9 @@
 //! guest-toolchain/rust-web/   wasm32-wasip1 toolchain (Debian's rustc-web)
 //! models/                     the default chat model
 //! guests/                     built guest .wasm files
-//! target/                     cargo target dirs (host and guests), so a fresh clone reuses
-//!                             the llama.cpp build
+//! target/                     cargo target dirs (host, portable and guests), so a fresh
+//!                             clone reuses the llama.cpp builds
+//! portable/                   the portable flavour, collected: bin/nnedge, lib/nnedge/
 //! venv/                       Python virtualenv for API client tests
 //! ```
 //!
@@ -60,6 +61,11 @@ impl Cache {
 
     pub fn target(&self, which: &str) -> PathBuf {
         self.root.join("target").join(which)
+    }
+
+    /// The portable flavour's collected layout (see `portable`).
+    pub fn portable(&self) -> PathBuf {
+        self.root.join("portable")
     }
 
     pub fn venv(&self) -> PathBuf {

@@ -8,7 +8,7 @@ use crate::cache::Cache;
 use crate::guest_toolchain::{self, GuestToolchain};
 use crate::process::{run, Cmd};
 use crate::runtime::{self, Runtime};
-use crate::{apt, suites, Task};
+use crate::{apt, portable, suites, Task};
 
 /// Everything set up, ready to build with.
 struct Setup {
@@ -17,24 +17,55 @@ struct Setup {
     toolchain: GuestToolchain,
 }
 
+/// Which nnedge build: tuned for this machine's CPU (development, tests, benchmarks here) or
+/// for any x86-64 CPU (what the sysext ships; see [`portable`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flavour {
+    Native,
+    Portable,
+}
+
+impl Flavour {
+    fn from_flag(portable: bool) -> Self {
+        if portable {
+            Self::Portable
+        } else {
+            Self::Native
+        }
+    }
+}
+
 pub fn run_task(task: Task) -> Result<()> {
     match task {
         Task::Setup => setup().map(drop),
         Task::Guests { packages } => build_guests(&setup()?, &packages),
-        Task::Build => build_all(&setup()?),
+        Task::Build { portable: false } => build_all(&setup()?),
+        Task::Build { portable: true } => {
+            let s = setup()?;
+            build_guests(&s, &[])?;
+            build_portable(&s).map(drop)
+        }
         Task::Serve { args } => {
             let s = setup()?;
             build_all(&s)?;
             Err(host_env(&s, Cmd::new(nnedge_binary(&s)).arg("serve").args(args)).exec())
         }
+        Task::Sysext { args } => {
+            let s = setup()?;
+            build_guests(&s, &[])?;
+            let nnedge = build_portable(&s)?;
+            let bake = Cmd::new(nnedge).args(["sysext", "bake", "--preset", "nnedge"]);
+            run(host_env(&s, bake.args(args)))
+        }
         Task::Test { args } => {
             let s = setup()?;
             build_all(&s)?;
+            build_portable(&s)?;
             check_and_test(&s, &args)
         }
-        Task::Env => {
+        Task::Env { portable } => {
             let s = setup()?;
-            for (key, value) in host_vars(&s) {
+            for (key, value) in build_vars(&s, Flavour::from_flag(portable)) {
                 println!("export {key}='{}'", value.display());
             }
             Ok(())
@@ -96,7 +127,6 @@ fn build_guests(s: &Setup, packages: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The variables every host-side cargo command needs.
 /// The host build's target dir: the caller's `CARGO_TARGET_DIR`, else one in the cache, so a
 /// fresh clone reuses the llama.cpp build.
 fn host_target_dir(s: &Setup) -> PathBuf {
@@ -105,9 +135,23 @@ fn host_target_dir(s: &Setup) -> PathBuf {
         .unwrap_or_else(|| s.cache.target("host"))
 }
 
+/// The variables every host-side cargo command needs.
 fn host_vars(s: &Setup) -> Vec<(&'static str, PathBuf)> {
-    let target = host_target_dir(s);
-    vec![
+    build_vars(s, Flavour::Native)
+}
+
+/// The variables a cargo command building `flavour` needs.
+fn build_vars(s: &Setup, flavour: Flavour) -> Vec<(&'static str, PathBuf)> {
+    let (target, rustflags) = match flavour {
+        // Tuned for this CPU, which the llama-cpp-sys-2 build script only does when it sees
+        // target-cpu=native.
+        Flavour::Native => (host_target_dir(s), "-C target-cpu=native"),
+        // Baseline x86-64 everywhere but in ggml's per-CPU modules; always its own target
+        // dir, whatever CARGO_TARGET_DIR says, so the two llama.cpp builds never mix. Empty
+        // (not unset) so that no configured rustflags apply either.
+        Flavour::Portable => (s.cache.target("portable"), ""),
+    };
+    let mut vars = vec![
         ("NNEDGE_CACHE", s.cache.root().to_owned()),
         ("WASMEDGE_INCLUDE_DIR", s.runtime.include_dir()),
         ("WASMEDGE_LIB_DIR", s.runtime.link_dir()),
@@ -115,12 +159,19 @@ fn host_vars(s: &Setup) -> Vec<(&'static str, PathBuf)> {
         ("NNEDGE_GUEST_DIR", s.cache.guests()),
         ("CARGO_TARGET_DIR", target),
         // llama.cpp: clang-19, because gcc 12 with -march=native miscompiles ggml's AMX path
-        // (a crash on the first decode on CPUs with AMX); tuned for this CPU, which the
-        // llama-cpp-sys-2 build script only does when it sees target-cpu=native.
+        // (a crash on the first decode on CPUs with AMX), and the portable flavour builds an
+        // AMX variant too.
         ("CC", PathBuf::from("clang-19")),
         ("CXX", PathBuf::from("clang++-19")),
-        ("RUSTFLAGS", PathBuf::from("-C target-cpu=native")),
-    ]
+        ("RUSTFLAGS", PathBuf::from(rustflags)),
+    ];
+    if flavour == Flavour::Portable {
+        // llama.cpp's shared common library would link the build machine's OpenSSL (for
+        // model downloads nnedge never makes), which the runtime sysroot does not carry.
+        // (A static libllama-common, as in the native flavour, leaves those parts out.)
+        vars.push(("CMAKE_DISABLE_FIND_PACKAGE_OpenSSL", PathBuf::from("ON")));
+    }
+    vars
 }
 
 fn host_env(s: &Setup, mut cmd: Cmd) -> Cmd {
@@ -136,6 +187,23 @@ fn cargo(s: &Setup) -> Cmd {
         Cmd::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())),
     )
     .current_dir(workspace_root())
+}
+
+/// A cargo command for the portable flavour.
+fn portable_cargo(s: &Setup) -> Cmd {
+    let mut cmd = Cmd::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for (key, value) in build_vars(s, Flavour::Portable) {
+        cmd = cmd.env(key, value);
+    }
+    // It would win over RUSTFLAGS.
+    cmd.env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .current_dir(workspace_root())
+}
+
+/// Builds the portable flavour into `$NNEDGE_CACHE/portable`; returns its `bin/nnedge`.
+fn build_portable(s: &Setup) -> Result<PathBuf> {
+    let layout = s.cache.portable();
+    portable::build(portable_cargo(s), &layout, &s.runtime.lib_dir())
 }
 
 fn nnedge_binary(s: &Setup) -> PathBuf {
@@ -161,6 +229,19 @@ fn check_and_test(s: &Setup, args: &[String]) -> Result<()> {
         "clippy",
         "--release",
         "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    // The portable flavour's own code (behind its feature), in its target dir.
+    run(portable_cargo(s).args([
+        "clippy",
+        "--release",
+        "--package",
+        "nnedge",
+        "--features",
+        portable::FEATURE,
         "--all-targets",
         "--",
         "-D",

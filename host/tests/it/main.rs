@@ -4,6 +4,7 @@
 //! model is missing is skipped with a message, and fails when `CI` is set.
 
 mod errors;
+mod portable;
 mod run;
 mod serve;
 mod support;
