@@ -121,7 +121,7 @@ impl ExecutionContext {
     }
 
     /// The text output (index 0), the metadata JSON (index 1) or the model's description
-    /// (index 2, see [`ExecutionContext::model_description`]).
+    /// (index 2: `{"chat_template", "n_ctx_train", "n_vocab"}` of the model).
     pub fn output(&self, index: u32) -> Result<Vec<u8>, NnError> {
         match index {
             0 => Ok(self.output.clone()),
