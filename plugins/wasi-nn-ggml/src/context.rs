@@ -325,9 +325,15 @@ impl ExecutionContext {
             let pool = SequencePool::new(Arc::clone(&self.model), 1);
             self.own = SequencePool::lease(&pool);
         }
-        self.lease(seat)?.start(params, &self.prompt)?;
+        let lease = self.lease(seat)?;
+        lease.start(params, &self.prompt)?;
         let n_past = u32::try_from(self.prompt.len()).unwrap_or(u32::MAX);
         let generation = Generation::new(&self.model.model, &self.options, n_past, params.n_ctx)?;
+        if generation.finish().is_some() {
+            // Nothing will be sampled (`n-predict` 0), so no step would ask for logits: decode
+            // the prompt now, as a prompt-processing call expects.
+            lease.logits()?;
+        }
         Ok((generation, seat))
     }
 

@@ -188,3 +188,28 @@ fn other_context_parameters_fall_back_to_a_private_context() {
     assert_eq!(code, NnErrno::EndOfSequence.code());
     assert_eq!(guest.output(streaming, 0).unwrap(), solo[0]);
 }
+
+#[test]
+fn regression_n_predict_zero_still_processes_the_prompt() {
+    // `compute` with `n-predict` 0 is how a guest times prompt processing (llama-bench's pp):
+    // the prompt must be decoded even though no token is sampled.
+    for parallel in [1, 2] {
+        let mut guest = stories();
+        let graph = guest
+            .load_by_name("stories", Some(&config(parallel)))
+            .unwrap();
+        let context = guest.init(graph).unwrap();
+        assert_eq!(guest.set_input(context, 1, br#"{"n-predict": 0}"#), 0);
+        assert_eq!(guest.set_input(context, 0, PROMPTS[2].as_bytes()), 0);
+        assert_eq!(guest.nn.compute(context), 0);
+        assert!(guest.output(context, 0).unwrap().is_empty());
+        let input_tokens = guest.metadata(context)["input_tokens"].as_u64().unwrap();
+        let (_, stats) = guest.nn.pool_stats(context).unwrap();
+        let stats = stats.unwrap();
+        assert_eq!(
+            (stats.decodes, stats.tokens),
+            (1, input_tokens),
+            "parallel {parallel}"
+        );
+    }
+}
