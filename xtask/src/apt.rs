@@ -21,6 +21,8 @@ const SYSTEM_PACKAGES: &[(&str, &str)] = &[
     ("libclang-dev", "/usr/lib/llvm-14/lib/libclang.so"),
     ("squashfs-tools", "/usr/bin/unsquashfs"),
     ("patchelf", "/usr/bin/patchelf"),
+    // objdump, for the check that the portable flavour holds no native-only code.
+    ("binutils", "/usr/bin/objdump"),
     ("systemd", "/bin/systemd-sysext"),
     ("systemd-container", "/usr/bin/systemd-dissect"),
     ("curl", "/usr/bin/curl"),
