@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use nnedge_wasi_nn_ggml::NnErrno;
+use nnedge_wasi_nn_ggml::{NnErrno, WasiNn};
 
 use crate::support::{shared_model, Guest, OUTPUT_MAX};
 
@@ -245,13 +245,14 @@ fn bad_inputs_metadata_and_indices_are_rejected() {
         INVALID_ARGUMENT
     );
 
+    // Outputs 0 and 1 are WasmEdge's, 2 is nnedge's model description; 3 does not exist.
     let written = guest.alloc(4);
-    assert_eq!(
-        guest
-            .nn
-            .get_output(&mut guest.memory, context, 2, 0, 0, written),
-        INVALID_ARGUMENT
-    );
+    for get in [WasiNn::get_output, WasiNn::get_output_single] {
+        assert_eq!(
+            get(&mut guest.nn, &mut guest.memory, context, 3, 0, 0, written),
+            INVALID_ARGUMENT
+        );
+    }
 
     let fresh = guest.context("stories", CONFIG);
     assert_eq!(
