@@ -24,6 +24,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
 
@@ -70,7 +71,6 @@ pub struct SequencePool {
     model: Arc<LoadedModel>,
     /// Created on the first start, for that start's per-sequence parameters.
     session: Option<Session>,
-    params: Option<SessionParams>,
     sequences: Vec<Sequence>,
     stats: PoolStats,
 }
@@ -85,7 +85,6 @@ impl SequencePool {
         Rc::new(RefCell::new(Self {
             model,
             session: None,
-            params: None,
             sequences,
             stats: PoolStats::default(),
         }))
@@ -111,7 +110,7 @@ impl SequencePool {
     /// them on first use, and re-made for other parameters only while no other sequence is
     /// leased.
     fn accepts(&self, params: SessionParams, seq: usize) -> bool {
-        match self.params {
+        match self.session.as_ref().map(Session::params) {
             None => true,
             Some(current) if current == params => true,
             Some(_) => self
@@ -120,20 +119,6 @@ impl SequencePool {
                 .enumerate()
                 .all(|(i, s)| i == seq || !s.leased),
         }
-    }
-
-    fn session_for(&mut self, params: SessionParams) -> Result<&mut Session, NnError> {
-        if self.params != Some(params) {
-            self.session = None;
-            self.params = None;
-        }
-        if self.session.is_none() {
-            let n_seq = u32::try_from(self.sequences.len()).unwrap_or(u32::MAX);
-            let session = Session::new(Arc::clone(&self.model), params, n_seq)?;
-            self.session = Some(session);
-            self.params = Some(params);
-        }
-        self.session.as_mut().ok_or(NnError::PromptNotSet)
     }
 
     /// Decodes every queued token of every sequence, `n_batch` tokens per llama.cpp call.
@@ -215,8 +200,7 @@ impl SequencePool {
                 Err(error) => {
                     tracing::error!(%error, sequences = carried.len(), "batched decode failed");
                     for &(seq, _) in &carried {
-                        let seq_id = u32::try_from(seq).ok();
-                        let _ = context.clear_kv_cache_seq(seq_id, None, None);
+                        clear_sequence(context, seq);
                         let sequence = &mut self.sequences[seq];
                         sequence.queued.clear();
                         sequence.failure = Some(error.to_string());
@@ -250,8 +234,10 @@ impl Lease {
     /// Empties the sequence's KV cache and queues `prompt` from position 0.
     pub fn start(&self, params: SessionParams, prompt: &[LlamaToken]) -> Result<(), NnError> {
         let mut pool = self.pool.borrow_mut();
-        let session = pool.session_for(params)?;
-        clear_sequence(session, self.seq);
+        let pool = &mut *pool;
+        let n_seq = u32::try_from(pool.sequences.len()).unwrap_or(u32::MAX);
+        let session = Session::reuse_or_create(&mut pool.session, &pool.model, params, n_seq)?;
+        clear_sequence(session.context(), self.seq);
         let sequence = &mut pool.sequences[self.seq];
         sequence.clear();
         sequence.queued.extend_from_slice(prompt);
@@ -293,7 +279,7 @@ impl Lease {
     pub fn reset(&self) {
         let mut pool = self.pool.borrow_mut();
         if let Some(session) = pool.session.as_mut() {
-            clear_sequence(session, self.seq);
+            clear_sequence(session.context(), self.seq);
         }
         pool.sequences[self.seq].clear();
     }
@@ -306,9 +292,10 @@ impl Drop for Lease {
     }
 }
 
-fn clear_sequence(session: &mut Session, seq: usize) {
+/// Removes sequence `seq`'s tokens from the KV cache of `context`.
+fn clear_sequence(context: &mut LlamaContext<'_>, seq: usize) {
     let seq_id = u32::try_from(seq).ok();
-    if let Err(error) = session.context().clear_kv_cache_seq(seq_id, None, None) {
+    if let Err(error) = context.clear_kv_cache_seq(seq_id, None, None) {
         tracing::debug!(%error, seq, "could not clear the sequence's KV cache");
     }
 }

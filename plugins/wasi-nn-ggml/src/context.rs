@@ -21,7 +21,7 @@ use crate::backend::{LLAMA_BUILD_NUMBER, LLAMA_COMMIT};
 use crate::batch::{Lease, SequencePool};
 use crate::config::{Options, PredictLimit};
 use crate::error::NnError;
-use crate::generation::{Finish, Generation};
+use crate::generation::{Finish, Generation, Step};
 use crate::graph::{Graph, LoadedModel};
 use crate::session::{Session, SessionParams};
 
@@ -32,6 +32,22 @@ enum Seat {
     Shared,
     /// The context's own pool of one.
     Own,
+}
+
+impl Seat {
+    /// The lease of this seat among a context's two (the fields are passed apart, so a
+    /// caller can hold its stream mutably meanwhile).
+    fn lease<'a>(
+        self,
+        shared: &'a Option<Lease>,
+        own: &'a Option<Lease>,
+    ) -> Result<&'a Lease, NnError> {
+        match self {
+            Seat::Shared => shared.as_ref(),
+            Seat::Own => own.as_ref(),
+        }
+        .ok_or(NnError::PromptNotSet)
+    }
 }
 
 /// A `compute_single` stream in progress.
@@ -178,12 +194,17 @@ impl ExecutionContext {
         self.output = generation.text().to_vec();
         self.output_tokens = generation.output_tokens();
         result?;
-        Ok(self.finish_code(generation.finish(), NnErrno::Success))
+        Ok(finish_code(
+            self.options.n_predict,
+            generation.finish(),
+            NnErrno::Success,
+        ))
     }
 
     fn run_to_end(&mut self, generation: &mut Generation, seat: Seat) -> Result<(), NnError> {
+        let lease = self.lease(seat)?;
         loop {
-            let step = self.step(generation, seat)?;
+            let step = step(&self.model, lease, generation)?;
             print_piece(self.options.stream_stdout, &step.piece);
             if step.finish.is_some() {
                 return Ok(());
@@ -191,32 +212,9 @@ impl ExecutionContext {
         }
     }
 
-    /// Samples the next token of `generation` and queues it for decoding.
-    fn step(
-        &self,
-        generation: &mut Generation,
-        seat: Seat,
-    ) -> Result<crate::generation::Step, NnError> {
-        let lease = self.lease(seat)?;
-        let logits = if generation.finish().is_some() {
-            Vec::new()
-        } else {
-            lease.logits()?
-        };
-        let step = generation.step(&self.model.model, &logits)?;
-        if let Some(token) = step.decode {
-            lease.push(token, generation.n_past());
-            generation.decoded();
-        }
-        Ok(step)
-    }
-
+    /// The lease a generation in `seat` decodes in.
     fn lease(&self, seat: Seat) -> Result<&Lease, NnError> {
-        match seat {
-            Seat::Shared => self.shared.as_ref(),
-            Seat::Own => self.own.as_ref(),
-        }
-        .ok_or(NnError::PromptNotSet)
+        seat.lease(&self.shared, &self.own)
     }
 
     /// Runs one generation step: the first call after `set_input` decodes the prompt too.
@@ -236,32 +234,24 @@ impl ExecutionContext {
             });
         }
         self.last_piece.clear();
-        let mut stream = self.stream.take().ok_or(NnError::PromptNotSet)?;
+        let stream = self.stream.as_mut().ok_or(NnError::PromptNotSet)?;
         if let Some(code) = stream.ended {
-            self.stream = Some(stream);
             return Ok(code);
         }
-        let step = self.step(&mut stream.generation, stream.seat);
+        let lease = stream.seat.lease(&self.shared, &self.own)?;
+        let result = step(&self.model, lease, &mut stream.generation);
         self.output = stream.generation.text().to_vec();
         self.output_tokens = stream.generation.output_tokens();
-        let step = match step {
-            Ok(step) => step,
-            Err(error) => {
-                self.stream = Some(stream);
-                return Err(error);
-            }
-        };
+        let step = result?;
         let has_text = !step.piece.is_empty();
         self.last_piece = step.piece;
         print_piece(self.options.stream_stdout, &self.last_piece);
 
         let Some(finish) = step.finish else {
-            self.stream = Some(stream);
             return Ok(NnErrno::Success);
         };
-        let code = self.finish_code(Some(finish), NnErrno::EndOfSequence);
+        let code = finish_code(self.options.n_predict, Some(finish), NnErrno::EndOfSequence);
         stream.ended = Some(code);
-        self.stream = Some(stream);
         Ok(if has_text { NnErrno::Success } else { code })
     }
 
@@ -273,19 +263,6 @@ impl ExecutionContext {
         self.last_piece.clear();
         for lease in [&self.shared, &self.own].into_iter().flatten() {
             lease.reset();
-        }
-    }
-
-    /// The code a finished generation reports: `normal` for an ordinary end, 101 when the
-    /// context filled up unless `n-predict` = -2 asked for exactly that.
-    fn finish_code(&self, finish: Option<Finish>, normal: NnErrno) -> NnErrno {
-        match finish {
-            Some(Finish::ContextFull)
-                if self.options.n_predict != PredictLimit::UntilContextFull =>
-            {
-                NnErrno::ContextFull
-            }
-            _ => normal,
         }
     }
 
@@ -360,7 +337,8 @@ impl ExecutionContext {
             });
         }
 
-        let session = session_for(&mut self.embedding_session, &self.model, params)?;
+        let session =
+            Session::reuse_or_create(&mut self.embedding_session, &self.model, params, 1)?;
         let context = session.context();
         context.clear_kv_cache();
         let mut batch = LlamaBatch::new(tokens, 1);
@@ -413,19 +391,29 @@ impl ExecutionContext {
     }
 }
 
-/// The llama.cpp context in `slot`, created or re-created for `params`.
-fn session_for<'a>(
-    slot: &'a mut Option<Session>,
-    model: &Arc<LoadedModel>,
-    params: SessionParams,
-) -> Result<&'a mut Session, NnError> {
-    if slot.as_ref().is_some_and(|s| s.params() != params) {
-        tracing::debug!("context parameters changed; re-creating the llama.cpp context");
-        *slot = None;
+/// Samples the next token of `generation` and queues it for decoding in `lease`.
+fn step(model: &LoadedModel, lease: &Lease, generation: &mut Generation) -> Result<Step, NnError> {
+    let logits = if generation.finish().is_some() {
+        Vec::new()
+    } else {
+        lease.logits()?
+    };
+    let step = generation.step(&model.model, &logits)?;
+    if let Some(token) = step.decode {
+        lease.push(token, generation.n_past());
+        generation.decoded();
     }
-    match slot {
-        Some(session) => Ok(session),
-        empty => Ok(empty.insert(Session::new(Arc::clone(model), params, 1)?)),
+    Ok(step)
+}
+
+/// The code a finished generation reports: `normal` for an ordinary end, 101 when the
+/// context filled up unless `n-predict` = -2 (`limit`) asked for exactly that.
+fn finish_code(limit: PredictLimit, finish: Option<Finish>, normal: NnErrno) -> NnErrno {
+    match finish {
+        Some(Finish::ContextFull) if limit != PredictLimit::UntilContextFull => {
+            NnErrno::ContextFull
+        }
+        _ => normal,
     }
 }
 

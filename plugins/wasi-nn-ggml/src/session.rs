@@ -37,6 +37,7 @@ pub struct Session {
     context: LlamaContext<'static>,
     model: Arc<LoadedModel>,
     params: SessionParams,
+    n_seq: u32,
 }
 
 impl std::fmt::Debug for Session {
@@ -86,7 +87,29 @@ impl Session {
             context,
             model,
             params,
+            n_seq,
         })
+    }
+
+    /// The context in `slot` if it was made for `params` and `n_seq` sequences, else a new
+    /// one in its place (the old one, and its KV cache, is dropped).
+    pub fn reuse_or_create<'a>(
+        slot: &'a mut Option<Session>,
+        model: &Arc<LoadedModel>,
+        params: SessionParams,
+        n_seq: u32,
+    ) -> Result<&'a mut Session, NnError> {
+        if slot
+            .as_ref()
+            .is_some_and(|s| s.params != params || s.n_seq != n_seq.max(1))
+        {
+            tracing::debug!("context parameters changed; re-creating the llama.cpp context");
+            *slot = None;
+        }
+        match slot {
+            Some(session) => Ok(session),
+            empty => Ok(empty.insert(Session::new(Arc::clone(model), params, n_seq)?)),
+        }
     }
 
     /// The parameters this context was created with.
