@@ -176,19 +176,11 @@ fn aggregate_tps(
 pub fn markdown(report: &BatchedReport) -> String {
     let s = &report.settings;
     let mut out = String::from("## nnedge bench batched\n\n");
-    let _ = writeln!(out, "- machine: {}", report.machine);
-    let show = |l: Option<f64>| l.map_or_else(|| "?".to_owned(), |l| format!("{l:.2}"));
-    let _ = writeln!(
-        out,
-        "- load average (1 min): {} before, {} after",
-        show(report.load_average[0]),
-        show(report.load_average[1])
-    );
-    let v = &report.versions;
-    let _ = writeln!(
-        out,
-        "- versions: {}, llama.cpp from {}, {}",
-        v.nnedge, v.llama_cpp, v.llama_cpp_2
+    crate::report::environment_lines(
+        &mut out,
+        &report.machine,
+        &report.versions,
+        report.load_average,
     );
     let _ = writeln!(
         out,

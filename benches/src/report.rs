@@ -57,7 +57,7 @@ pub(crate) fn write_all(
 pub const NOISY_SPREAD: f64 = 0.10;
 
 /// The header lines every Markdown report starts with.
-fn environment_lines(
+pub(crate) fn environment_lines(
     out: &mut String,
     machine: &Machine,
     versions: &Versions,
