@@ -21,9 +21,6 @@ use crate::openai::{self, GenerationSpec};
 use crate::router::{self, Route};
 use crate::scheduler::Scheduler;
 
-/// Bytes a busy connection may buffer (pipelined requests) before the server stops reading.
-const MAX_BUFFERED: usize = 1024 * 1024;
-
 /// The chat page served at `GET /`, when `src/chat.html` existed at build time.
 #[cfg(chat_page)]
 const CHAT_PAGE: Option<&str> = Some(include_str!("chat.html"));
@@ -93,11 +90,14 @@ impl<B: Backend> App<B> {
         );
     }
 
-    /// Whether the event loop should read more from `conn`.
+    /// Whether the event loop should read more from `conn`: until it closes, and while less
+    /// than one whole request of the largest allowed size is buffered (so a busy connection's
+    /// pipelined requests wait in the socket, but every allowed request can arrive).
     pub fn wants_read(&self, conn: ConnId) -> bool {
+        let limit = http::MAX_HEAD_SIZE + self.config.max_body_size;
         self.connections
             .get(&conn)
-            .is_some_and(|c| !c.closing && c.reader.buffered() < MAX_BUFFERED)
+            .is_some_and(|c| !c.closing && c.reader.buffered() < limit)
     }
 
     /// Bytes received on `conn`.

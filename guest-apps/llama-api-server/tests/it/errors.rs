@@ -196,3 +196,27 @@ fn malformed_http_is_400_and_closes() {
     assert_eq!(status, 400);
     assert!(app.should_close(1));
 }
+
+#[test]
+fn regression_a_body_over_one_mib_but_under_the_limit_is_read_and_answered() {
+    // The event loop reads only while `wants_read`; it used to stop at 1 MiB buffered, so a
+    // 1-8 MiB body never arrived and the client waited forever. Feed it as the loop does.
+    let mut app = server(&[]);
+    let body = format!(r#"{{"prompt": 1, "pad": "{}"}}"#, "a".repeat(3 << 20));
+    let request = post("/v1/completions", &body);
+    app.accept(1);
+    let mut sent = 0;
+    while sent < request.len() {
+        assert!(
+            app.wants_read(1),
+            "stopped reading after {sent} of {} bytes",
+            request.len()
+        );
+        let end = (sent + 64 * 1024).min(request.len());
+        app.receive(1, &request.as_bytes()[sent..end]);
+        sent = end;
+    }
+    run_until_idle(&mut app);
+    let reply = reply(&take_output(&mut app, 1));
+    assert_eq!(reply.status, 400, "{}", reply.body);
+}
