@@ -44,6 +44,13 @@ def test_body_over_the_limit_is_413(make_server):
     assert_openai_error(data, 413, response)
 
 
+def test_regression_a_body_between_one_mib_and_the_limit_is_answered(server):
+    # The server used to stop reading at 1 MiB, so such a request never got an answer.
+    body = b'{"prompt": "' + b"a" * (3 << 20) + b'", oops}'
+    response, data = request(server, "POST", "/v1/completions", body)
+    assert_openai_error(data, 400, response)
+
+
 def test_missing_api_key_is_401(make_server):
     running = make_server(["--api-key", "abc"])
     response, data = request(running, "GET", "/v1/models")
