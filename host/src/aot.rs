@@ -79,42 +79,21 @@ pub fn compile_command(input: &Path, output: &Path) -> Result<()> {
 }
 
 /// The custom section WasmEdge's compiler adds to a universal wasm file.
-const AOT_SECTION: &[u8] = b"wasmedge";
+const AOT_SECTION: &str = "wasmedge";
 
 /// Whether `bytes` already carry WasmEdge native code (made by `nnedge compile` or
-/// `wasmedge compile`), found by walking the module's sections.
+/// `wasmedge compile`): a custom section named [`AOT_SECTION`]. Malformed bytes do not.
 pub fn is_precompiled(bytes: &[u8]) -> bool {
-    let mut at = 8; // magic and version
-    while at < bytes.len() {
-        let id = bytes[at];
-        let Some((size, body)) = read_leb_u32(bytes, at + 1) else {
-            return false;
-        };
-        let end = body.saturating_add(size as usize);
-        if id == 0 {
-            if let Some((len, name)) = read_leb_u32(bytes, body) {
-                if bytes.get(name..name.saturating_add(len as usize)) == Some(AOT_SECTION) {
-                    return true;
-                }
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload {
+            Ok(wasmparser::Payload::CustomSection(section)) if section.name() == AOT_SECTION => {
+                return true
             }
+            Ok(_) => {}
+            Err(_) => return false,
         }
-        at = end;
     }
     false
-}
-
-/// Reads an unsigned LEB128 `u32` at `at`; returns it and the offset after it.
-fn read_leb_u32(bytes: &[u8], mut at: usize) -> Option<(u32, usize)> {
-    let mut value = 0u32;
-    for shift in (0..35).step_by(7) {
-        let byte = *bytes.get(at)?;
-        at += 1;
-        value |= u32::from(byte & 0x7f).checked_shl(shift)?;
-        if byte & 0x80 == 0 {
-            return Some((value, at));
-        }
-    }
-    None
 }
 
 /// Returns the cached AOT build of the module in `bytes` (made from `source`), compiling it
