@@ -174,30 +174,32 @@ fn build_vars(s: &Setup, flavour: Flavour) -> Vec<(&'static str, PathBuf)> {
     vars
 }
 
-fn host_env(s: &Setup, mut cmd: Cmd) -> Cmd {
-    for (key, value) in host_vars(s) {
+fn host_env(s: &Setup, cmd: Cmd) -> Cmd {
+    flavour_env(s, Flavour::Native, cmd)
+}
+
+/// `cmd` with the variables a build of `flavour` needs.
+fn flavour_env(s: &Setup, flavour: Flavour, mut cmd: Cmd) -> Cmd {
+    for (key, value) in build_vars(s, flavour) {
         cmd = cmd.env(key, value);
     }
     cmd
 }
 
+/// A cargo command in the workspace root, set up to build `flavour`.
+fn cargo_for(s: &Setup, flavour: Flavour) -> Cmd {
+    let cargo = Cmd::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    flavour_env(s, flavour, cargo).current_dir(workspace_root())
+}
+
 fn cargo(s: &Setup) -> Cmd {
-    host_env(
-        s,
-        Cmd::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())),
-    )
-    .current_dir(workspace_root())
+    cargo_for(s, Flavour::Native)
 }
 
 /// A cargo command for the portable flavour.
 fn portable_cargo(s: &Setup) -> Cmd {
-    let mut cmd = Cmd::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    for (key, value) in build_vars(s, Flavour::Portable) {
-        cmd = cmd.env(key, value);
-    }
     // It would win over RUSTFLAGS.
-    cmd.env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .current_dir(workspace_root())
+    cargo_for(s, Flavour::Portable).env_remove("CARGO_ENCODED_RUSTFLAGS")
 }
 
 /// Builds the portable flavour into `$NNEDGE_CACHE/portable`; returns its `bin/nnedge`.
